@@ -1,0 +1,36 @@
+/**
+ * `list`: the live sessions of a subject, oldest family first, for a "where you're signed in"
+ * page. The output carries ids, times and client context — never token material.
+ */
+
+import { InvalidArgumentError } from '../errors.js';
+import type { ServiceContext } from './context.js';
+import type { SessionSummary } from './types.js';
+
+/** Lists a subject's live sessions. */
+export async function list(ctx: ServiceContext, subject: string): Promise<SessionSummary[]> {
+  if (typeof subject !== 'string' || subject.length === 0) {
+    throw new InvalidArgumentError('subject must be a non-empty string');
+  }
+  const now = ctx.clock.now();
+  const families = await ctx.repository.listFamilies({ subject, now });
+  const summaries: SessionSummary[] = [];
+  for (const { family, sessions } of families) {
+    for (const session of sessions) {
+      if (session.state !== 'active' || session.idleExpiresAt <= now) continue;
+      summaries.push({
+        familyId: family.id,
+        sessionId: session.id,
+        createdAt: session.createdAt,
+        lastSeenAt: session.lastSeenAt,
+        idleExpiresAt: session.idleExpiresAt,
+        absoluteExpiresAt: family.absoluteExpiresAt,
+        authTime: family.authContext.authTime,
+        amr: family.authContext.amr,
+        ...(family.authContext.acr === undefined ? {} : { acr: family.authContext.acr }),
+        client: family.client,
+      });
+    }
+  }
+  return summaries;
+}

@@ -1,0 +1,283 @@
+/**
+ * `renew`: the refresh-token rotation state machine of DESIGN §4. Every row of the lifecycle table
+ * is decided here, and the only writes are atomic repository calls:
+ *
+ * - current token → take the session's lease, then compare-and-swap rotate (one winner, ever);
+ * - lease held by a parallel renewal → wait up to `leaseWait`, then re-read: if the token was
+ *   rotated meanwhile the grace rule applies (the waiter gets the same successor), else
+ *   `renewal_in_progress`;
+ * - rotated token within `reuseGrace`, successor unused → open the sealed successor with the
+ *   presented token's secret and return that same successor (idempotent retry, no fork);
+ * - rotated token otherwise → revoke the whole family atomically, one security event;
+ * - revoked / expired / unknown / malformed → a typed rejection.
+ *
+ * Nothing here throws for an expected outcome; only store faults propagate.
+ */
+
+import type { TokenHash } from '../domain/ids.js';
+import type { ClientContext, TokenLookup } from '../domain/types.js';
+import {
+  generateRefreshToken,
+  hashesEqual,
+  parseRefreshToken,
+  tokenHandle,
+} from '../tokens/refresh-token.js';
+import { openSuccessor, sealSuccessor } from '../tokens/sealed-successor.js';
+import { evaluateBinding, strictestAction } from './binding.js';
+import { emitEvent, emitFamilyRevoked, newLeaseId, rejected, type ServiceContext } from './context.js';
+import { mintTokens, nextIdleDeadline } from './mint.js';
+import type { BindingAlert, RenewContext, RenewResult } from './types.js';
+
+/** How often a waiter re-checks a session whose lease another renewal holds. */
+const LEASE_POLL_MS = 20;
+/** Re-reads after a lost race before answering `renewal_in_progress`. */
+const MAX_ATTEMPTS = 4;
+
+interface Attempt {
+  readonly hash: TokenHash;
+  readonly secret: Uint8Array;
+  readonly client: ClientContext;
+  readonly lookup: TokenLookup;
+  readonly attempt: number;
+  readonly waitedMs: number;
+  /** Binding signals, evaluated once per call. */
+  readonly alerts?: readonly BindingAlert[];
+}
+
+/** Renews a refresh token. See the file comment for the decision table. */
+export async function renew(
+  ctx: ServiceContext,
+  presented: unknown,
+  context: RenewContext = {},
+): Promise<RenewResult> {
+  const parsed = parseRefreshToken(presented);
+  if (parsed === null) return rejected(ctx, 'malformed');
+  const hash = await ctx.hasher.hash(presented as string);
+  const lookup = await ctx.repository.findByTokenHash(hash);
+  if (lookup === null || !hashesEqual(lookup.token.hash, hash) || lookup.family.id !== parsed.familyId) {
+    return rejected(ctx, 'unknown', { token: tokenHandle(hash) });
+  }
+  return decide(ctx, {
+    hash,
+    secret: parsed.secret,
+    client: context.client ?? {},
+    lookup,
+    attempt: 0,
+    waitedMs: 0,
+  });
+}
+
+async function decide(ctx: ServiceContext, a: Attempt): Promise<RenewResult> {
+  const { token: record, session, family } = a.lookup;
+  const now = ctx.clock.now();
+  const ids = { familyId: family.id, sessionId: session.id, token: tokenHandle(a.hash) };
+  if (family.state === 'revoked' || session.state === 'revoked') return rejected(ctx, 'revoked', ids);
+  if (session.state === 'ended') return rejected(ctx, 'session_ended', ids);
+  if (record.state === 'revoked') return rejected(ctx, 'revoked', ids);
+  if (now >= family.absoluteExpiresAt || now >= session.idleExpiresAt) return rejected(ctx, 'expired', ids);
+
+  let alerts = a.alerts;
+  if (alerts === undefined) {
+    alerts = await evaluateBinding(ctx, { family, session, presented: a.client, now });
+    for (const alert of alerts) {
+      emitEvent(ctx, {
+        type: 'session.suspicious',
+        at: now,
+        familyId: family.id,
+        sessionId: session.id,
+        subject: family.subject,
+        ...alert,
+      });
+    }
+    const action = strictestAction(alerts);
+    if (action === 'revoke') {
+      if (await revokeFamily(ctx, a.lookup, 'suspicious', now))
+        familyRevoked(ctx, a.lookup, 'suspicious', now);
+      return rejected(ctx, 'revoked', ids);
+    }
+    if (action === 'reject') return rejected(ctx, 'binding_mismatch', ids);
+  }
+  const next: Attempt = { ...a, alerts };
+  return record.state === 'rotated' ? graceOrReplay(ctx, next, now) : rotateCurrent(ctx, next);
+}
+
+async function graceOrReplay(ctx: ServiceContext, a: Attempt, now: number): Promise<RenewResult> {
+  const { token: record, family, session } = a.lookup;
+  const withinGrace =
+    ctx.config.reuseGraceMs > 0 &&
+    record.rotatedAt !== undefined &&
+    now - record.rotatedAt <= ctx.config.reuseGraceMs;
+  if (withinGrace && record.sealedSuccessor !== undefined && record.successorHash !== undefined) {
+    const successor = await ctx.repository.findByTokenHash(record.successorHash);
+    if (
+      successor !== null &&
+      successor.token.state === 'current' &&
+      successor.session.state === 'active' &&
+      successor.family.state === 'active'
+    ) {
+      const opened = await openSuccessor({
+        oldSecret: a.secret,
+        oldHash: a.hash,
+        sealed: record.sealedSuccessor,
+      });
+      if (opened !== null && hashesEqual(await ctx.hasher.hash(opened), record.successorHash)) {
+        const tokens = await mintTokens(ctx, {
+          family: successor.family,
+          session: successor.session,
+          refreshToken: opened,
+          now,
+        });
+        emitEvent(ctx, {
+          type: 'session.grace_reuse',
+          at: now,
+          familyId: family.id,
+          sessionId: session.id,
+          subject: family.subject,
+          token: tokenHandle(a.hash),
+          successor: tokenHandle(record.successorHash),
+        });
+        return renewed(ctx, a, tokens, true, now);
+      }
+    }
+  }
+  // Any other reuse of a rotated token: someone holds a copy of a token they should not have.
+  ctx.counters.failedValidations += 1;
+  const revokedNow = await revokeFamily(ctx, a.lookup, 'replay_detected', now);
+  if (revokedNow) {
+    emitEvent(ctx, {
+      type: 'session.replay_detected',
+      at: now,
+      familyId: family.id,
+      sessionId: session.id,
+      subject: family.subject,
+      token: tokenHandle(a.hash),
+      generation: record.generation,
+      rotatedAt: record.rotatedAt ?? now,
+    });
+    familyRevoked(ctx, a.lookup, 'replay_detected', now);
+  }
+  return { type: 'replay_detected', familyId: family.id };
+}
+
+async function rotateCurrent(ctx: ServiceContext, a: Attempt): Promise<RenewResult> {
+  const { token: record, session, family } = a.lookup;
+  const leaseId = newLeaseId(ctx);
+  let waitedMs = a.waitedMs;
+  for (;;) {
+    const lease = await ctx.repository.acquireLease({
+      sessionId: session.id,
+      leaseId,
+      ttlMs: ctx.config.leaseTtlMs,
+      now: ctx.clock.now(),
+    });
+    if (lease.type === 'acquired') break;
+    if (lease.type === 'unavailable') return retry(ctx, { ...a, waitedMs });
+    if (waitedMs >= ctx.config.leaseWaitMs) {
+      const remaining = lease.expiresAt - ctx.clock.now();
+      return { type: 'renewal_in_progress', retryAfterMs: Math.max(100, Math.min(1000, remaining)) };
+    }
+    const pause = Math.min(LEASE_POLL_MS, ctx.config.leaseWaitMs - waitedMs);
+    await ctx.clock.sleep(pause);
+    waitedMs += pause;
+    const fresh = await ctx.repository.findByTokenHash(a.hash);
+    if (fresh === null) return rejected(ctx, 'unknown', { token: tokenHandle(a.hash) });
+    if (fresh.token.state !== 'current') return decide(ctx, { ...a, lookup: fresh, waitedMs });
+  }
+
+  let done = false;
+  try {
+    const { token: successorToken } = generateRefreshToken(family.id, ctx.random);
+    const successorHash = await ctx.hasher.hash(successorToken);
+    const sealedSuccessor = await sealSuccessor({
+      oldSecret: a.secret,
+      oldHash: a.hash,
+      successor: successorToken,
+      random: ctx.random,
+    });
+    const now = ctx.clock.now();
+    const result = await ctx.repository.rotate({
+      sessionId: session.id,
+      familyId: family.id,
+      expectedHash: a.hash,
+      expectedGeneration: record.generation,
+      successor: {
+        hash: successorHash,
+        sessionId: session.id,
+        familyId: family.id,
+        generation: record.generation + 1,
+        issuedAt: now,
+        state: 'current',
+      },
+      sealedSuccessor,
+      idleExpiresAt: nextIdleDeadline(ctx, family, now),
+      ...(a.client.ip === undefined ? {} : { lastIp: a.client.ip }),
+      now,
+    });
+    if (result.type === 'rotated') {
+      done = true;
+      const tokens = await mintTokens(ctx, {
+        family,
+        session: result.session,
+        refreshToken: successorToken,
+        now,
+      });
+      emitEvent(ctx, {
+        type: 'session.renewed',
+        at: now,
+        familyId: family.id,
+        sessionId: session.id,
+        subject: family.subject,
+        generation: result.session.generation,
+        token: tokenHandle(successorHash),
+        previous: tokenHandle(a.hash),
+      });
+      return renewed(ctx, a, tokens, false, now);
+    }
+  } finally {
+    if (!done) {
+      // Rotation clears the lease itself; on any other path give it back. A failure here is
+      // harmless: the lease expires after leaseTtl.
+      await ctx.repository.releaseLease({ sessionId: session.id, leaseId }).catch(() => {});
+    }
+  }
+  // Lost the compare-and-swap (or the session died meanwhile): decide again on fresh state.
+  return retry(ctx, { ...a, waitedMs });
+}
+
+async function retry(ctx: ServiceContext, a: Attempt): Promise<RenewResult> {
+  const fresh = await ctx.repository.findByTokenHash(a.hash);
+  if (fresh === null) return rejected(ctx, 'unknown', { token: tokenHandle(a.hash) });
+  if (a.attempt + 1 >= MAX_ATTEMPTS) return { type: 'renewal_in_progress', retryAfterMs: 100 };
+  return decide(ctx, { ...a, lookup: fresh, attempt: a.attempt + 1 });
+}
+
+function renewed(
+  ctx: ServiceContext,
+  a: Attempt,
+  tokens: Awaited<ReturnType<typeof mintTokens>>,
+  reused: boolean,
+  now: number,
+): RenewResult {
+  const { family, session } = a.lookup;
+  return {
+    type: 'renewed',
+    tokens,
+    familyId: family.id,
+    sessionId: session.id,
+    reused,
+    warning: family.absoluteExpiresAt - now <= ctx.config.expiryWarningWindowMs,
+    alerts: (a.alerts ?? []).filter((alert) => alert.action === 'flag'),
+  };
+}
+
+type SecurityReason = 'replay_detected' | 'suspicious';
+
+/** Revokes the lookup's family; true only if this call changed it (so events fire once). */
+async function revokeFamily(ctx: ServiceContext, lookup: TokenLookup, reason: SecurityReason, now: number) {
+  const result = await ctx.repository.revokeFamily({ familyId: lookup.family.id, reason, now });
+  return result.families.length > 0;
+}
+
+function familyRevoked(ctx: ServiceContext, lookup: TokenLookup, reason: SecurityReason, now: number): void {
+  emitFamilyRevoked(ctx, { familyId: lookup.family.id, subject: lookup.family.subject, reason, at: now });
+}

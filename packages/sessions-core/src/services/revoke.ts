@@ -1,0 +1,73 @@
+/**
+ * `revoke`: ends sessions on purpose — one session, one family, every family of a subject, or every
+ * family of a subject but the caller's own ("sign out other devices"). Each family is revoked
+ * atomically by the repository; events are emitted only for state that changed now.
+ */
+
+import { match } from 'ts-pattern';
+import type { RevokeReason } from '../domain/types.js';
+import { InvalidArgumentError } from '../errors.js';
+import { emitEvent, emitFamilyRevoked, type ServiceContext } from './context.js';
+import type { RevokeOutcome, RevokeScope } from './types.js';
+
+const NOTHING: RevokeOutcome = { families: [], sessions: [] };
+
+/** Revokes what `scope` names. Unknown ids revoke nothing and are not an error. */
+export async function revoke(ctx: ServiceContext, scope: RevokeScope): Promise<RevokeOutcome> {
+  const now = ctx.clock.now();
+  return match(scope)
+    .with({ type: 'session' }, async ({ sessionId, reason = 'logout' }) => {
+      const found = await ctx.repository.findSession(sessionId);
+      if (found === null) return NOTHING;
+      const result = await ctx.repository.revokeSession({ sessionId, reason, now });
+      for (const revoked of result.sessions) {
+        emitEvent(ctx, {
+          type: 'session.revoked',
+          at: now,
+          familyId: found.family.id,
+          sessionId: revoked,
+          subject: found.family.subject,
+          reason,
+        });
+      }
+      return result;
+    })
+    .with({ type: 'family' }, async ({ familyId, reason = 'logout' }) => {
+      const found = await ctx.repository.findFamily(familyId);
+      if (found === null) return NOTHING;
+      const result = await ctx.repository.revokeFamily({ familyId, reason, now });
+      announce(ctx, found.family.subject, result, reason, now);
+      return result;
+    })
+    .with({ type: 'subject' }, async ({ subject, reason = 'admin' }) => {
+      assertSubject(subject);
+      const result = await ctx.repository.revokeSubject({ subject, reason, now });
+      announce(ctx, subject, result, reason, now);
+      return result;
+    })
+    .with({ type: 'subject_except' }, async ({ subject, exceptFamilyId, reason = 'logout' }) => {
+      assertSubject(subject);
+      const result = await ctx.repository.revokeSubject({ subject, reason, now, exceptFamilyId });
+      announce(ctx, subject, result, reason, now);
+      return result;
+    })
+    .otherwise(() => {
+      throw new InvalidArgumentError('revoke scope type must be session, family, subject or subject_except');
+    });
+}
+
+function announce(
+  ctx: ServiceContext,
+  subject: string,
+  result: RevokeOutcome,
+  reason: RevokeReason,
+  at: number,
+): void {
+  for (const familyId of result.families) emitFamilyRevoked(ctx, { familyId, subject, reason, at });
+}
+
+function assertSubject(subject: unknown): void {
+  if (typeof subject !== 'string' || subject.length === 0) {
+    throw new InvalidArgumentError('subject must be a non-empty string');
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * `createSessionKit`: the authority's entry point. It validates configuration once, at
+ * construction, and binds the lifecycle services (`issue`, `renew`, `revoke`, `list`, `elevate`)
+ * plus maintenance (`touch`, `deleteExpired`, `stats`) and the public JWKS to one repository,
+ * clock, random source and signing key.
+ */
+
+import type { JWK } from 'jose';
+import { parseSessionConfig, type SessionConfigInput } from './config/config.js';
+import type { SessionConfig } from './config/types.js';
+import type { SessionId, TokenHash } from './domain/ids.js';
+import { InvalidArgumentError, KeyError } from './errors.js';
+import type { EventSink } from './events/events.js';
+import type { SigningKey } from './keys/signing-key.js';
+import type { SessionRepository } from './repository/repository.js';
+import { type Clock, systemClock } from './runtime/clock.js';
+import { cryptoRandom, type RandomSource } from './runtime/random.js';
+import { type ClaimsSchema, emitEvent, type GeoLookup, type ServiceContext } from './services/context.js';
+import { elevate } from './services/elevate.js';
+import { issue } from './services/issue.js';
+import { list } from './services/list.js';
+import { nextIdleDeadline } from './services/mint.js';
+import { renew } from './services/renew.js';
+import { revoke } from './services/revoke.js';
+import type {
+  ElevateInput,
+  ElevateResult,
+  IssueInput,
+  IssueResult,
+  RenewContext,
+  RenewResult,
+  RevokeOutcome,
+  RevokeScope,
+  SessionKitStats,
+  SessionSummary,
+} from './services/types.js';
+import { createRefreshTokenHasher } from './tokens/refresh-token.js';
+
+/** Options of {@link createSessionKit}. */
+export interface SessionKitOptions {
+  readonly repository: SessionRepository;
+  readonly signingKey: SigningKey;
+  /** Parsed with zod; invalid values throw `ConfigError` here, naming the field and allowed range. */
+  readonly config: SessionConfigInput;
+  readonly clock?: Clock;
+  readonly random?: RandomSource;
+  /** Server secret (>= 32 bytes): refresh tokens are stored as HMAC-SHA-256 instead of SHA-256. */
+  readonly pepper?: Uint8Array;
+  readonly events?: EventSink;
+  /** Validates `claims` passed to `issue` (any Standard Schema: zod, valibot, arktype). */
+  readonly claimsSchema?: ClaimsSchema;
+  /** IP → location, enabling the impossible-travel binding signal. */
+  readonly geoLookup?: GeoLookup;
+}
+
+/** The authority API. See {@link createSessionKit}. */
+export interface SessionKit {
+  /** The resolved configuration (milliseconds throughout). */
+  readonly config: SessionConfig;
+  readonly repository: SessionRepository;
+  /** Starts a new family after the app has authenticated `subject`. */
+  issue(input: IssueInput): Promise<IssueResult>;
+  /** Rotates a refresh token; every outcome of the lifecycle table is a value. */
+  renew(refreshToken: unknown, context?: RenewContext): Promise<RenewResult>;
+  /** Revokes a session, a family, a subject, or a subject except one family. */
+  revoke(scope: RevokeScope): Promise<RevokeOutcome>;
+  /** A subject's live sessions, oldest first, without token material. */
+  list(subject: string): Promise<SessionSummary[]>;
+  /** Step-up: ends the session and starts a new one in the same family. */
+  elevate(sessionId: SessionId, input: ElevateInput): Promise<ElevateResult>;
+  /** Records activity, extending the session's idle deadline. False when not live. */
+  touch(sessionId: SessionId): Promise<boolean>;
+  /** Deletes dead families in batches until none is left. */
+  deleteExpired(options?: { batchSize?: number }): Promise<{ deleted: number }>;
+  stats(): Promise<SessionKitStats>;
+  /** The public JWKS (no private members). */
+  jwks(): { keys: JWK[] };
+  /** The hash under which the store keeps `refreshToken` (for adapters' tests and inspection). */
+  hashRefreshToken(refreshToken: string): Promise<TokenHash>;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Creates the authority: validates configuration and returns the lifecycle API.
+ *
+ * @example
+ * ```ts
+ * import { createMemoryRepository, createSessionKit, generateSigningKey } from '@sessionkit/sessions-core';
+ * import { match } from 'ts-pattern';
+ *
+ * const kit = createSessionKit({
+ *   repository: createMemoryRepository(),
+ *   signingKey: await generateSigningKey(),
+ *   config: { issuer: 'https://auth.example.com', audience: 'api', familyAbsoluteTtl: '30d' },
+ * });
+ * const issued = await kit.issue({ subject: 'user-1', clientId: 'web' });
+ * if (issued.type !== 'issued') throw new Error('too many sessions');
+ * const renewed = await kit.renew(issued.tokens.refreshToken);
+ * match(renewed)
+ *   .with({ type: 'renewed' }, ({ tokens }) => send(tokens))
+ *   .with({ type: 'renewal_in_progress' }, ({ retryAfterMs }) => retryLater(retryAfterMs))
+ *   .with({ type: 'replay_detected' }, () => forceLogin())
+ *   .with({ type: 'rejected' }, () => forceLogin())
+ *   .exhaustive();
+ * ```
+ */
+export function createSessionKit(options: SessionKitOptions): SessionKit {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError('createSessionKit() takes an options object');
+  }
+  assertRepository(options.repository);
+  if (typeof options.signingKey?.kid !== 'string' || options.signingKey.privateKey === undefined) {
+    throw new KeyError('signingKey must come from generateSigningKey() or importSigningKey()');
+  }
+  const config = parseSessionConfig(options.config);
+  const ctx: ServiceContext = {
+    config,
+    repository: options.repository,
+    clock: options.clock ?? systemClock,
+    random: options.random ?? cryptoRandom,
+    hasher: createRefreshTokenHasher(options.pepper === undefined ? {} : { pepper: options.pepper }),
+    signingKey: options.signingKey,
+    events: options.events,
+    claimsSchema: options.claimsSchema,
+    geoLookup: options.geoLookup,
+    counters: { failedValidations: 0 },
+  };
+
+  return {
+    config,
+    repository: options.repository,
+    issue: (input) => issue(ctx, input),
+    renew: (refreshToken, context) => renew(ctx, refreshToken, context),
+    revoke: (scope) => revoke(ctx, scope),
+    list: (subject) => list(ctx, subject),
+    elevate: (sessionId, input) => elevate(ctx, sessionId, input),
+    async touch(sessionId) {
+      const found = await ctx.repository.findSession(sessionId);
+      if (found === null) return false;
+      const now = ctx.clock.now();
+      return ctx.repository.touch({
+        sessionId,
+        now,
+        idleExpiresAt: nextIdleDeadline(ctx, found.family, now),
+      });
+    },
+    async deleteExpired({ batchSize = 500 } = {}) {
+      if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 100_000) {
+        throw new InvalidArgumentError(
+          `batchSize must be an integer from 1 to 100000 (got ${String(batchSize)})`,
+        );
+      }
+      const now = ctx.clock.now();
+      let deleted = 0;
+      for (;;) {
+        const batch = await ctx.repository.deleteExpired({
+          now,
+          batchSize,
+          sealedBefore: now - config.reuseGraceMs,
+        });
+        deleted += batch.deleted;
+        if (batch.deleted < batchSize) break;
+      }
+      if (deleted > 0) emitEvent(ctx, { type: 'sessions.expired_deleted', at: now, count: deleted });
+      return { deleted };
+    },
+    async stats() {
+      const now = ctx.clock.now();
+      const store = await ctx.repository.stats({ now, since: Math.floor(now / DAY_MS) * DAY_MS });
+      return {
+        activeSessions: store.activeSessions,
+        activeFamilies: store.activeFamilies,
+        createdToday: store.sessionsCreatedSince,
+        averageSessionDurationMs: store.averageSessionDurationMs,
+        expiredDeleted: store.expiredDeleted,
+        failedValidations: ctx.counters.failedValidations,
+      };
+    },
+    jwks: () => ({ keys: [{ ...ctx.signingKey.publicJwk }] }),
+    hashRefreshToken: (refreshToken) => ctx.hasher.hash(refreshToken),
+  };
+}
+
+const REPOSITORY_METHODS = [
+  'create',
+  'findByTokenHash',
+  'findFamily',
+  'findSession',
+  'acquireLease',
+  'releaseLease',
+  'rotate',
+  'replaceSession',
+  'revokeSession',
+  'revokeFamily',
+  'revokeSubject',
+  'listFamilies',
+  'touch',
+  'deleteExpired',
+  'stats',
+] as const;
+
+function assertRepository(repository: unknown): asserts repository is SessionRepository {
+  if (typeof repository !== 'object' || repository === null) {
+    throw new InvalidArgumentError('repository is required (for example createMemoryRepository())');
+  }
+  const missing = REPOSITORY_METHODS.filter(
+    (method) => typeof (repository as Record<string, unknown>)[method] !== 'function',
+  );
+  if (missing.length > 0) {
+    throw new InvalidArgumentError(`repository is missing methods: ${missing.join(', ')}`);
+  }
+}
