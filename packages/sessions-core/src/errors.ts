@@ -12,8 +12,7 @@ export type SessionKitErrorCode =
   | 'store_unavailable'
   | 'store_conflict'
   | 'crypto_failure'
-  | 'key_error'
-  | 'payload_too_large';
+  | 'key_error';
 
 /**
  * Base class of every error sessionkit throws.
@@ -111,5 +110,4 @@ const ERROR_CODES: Record<SessionKitErrorCode, true> = {
   store_conflict: true,
   crypto_failure: true,
   key_error: true,
-  payload_too_large: true,
 };

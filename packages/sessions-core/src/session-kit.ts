@@ -61,7 +61,7 @@ export interface SessionKit {
   /** Starts a new family after the app has authenticated `subject`. */
   issue(input: IssueInput): Promise<IssueResult>;
   /** Rotates a refresh token; every outcome of the lifecycle table is a value. */
-  renew(refreshToken: unknown, context?: RenewContext): Promise<RenewResult>;
+  renew(refreshToken: unknown, context?: RenewContext | null): Promise<RenewResult>;
   /** Revokes a session, a family, a subject, or a subject except one family. */
   revoke(scope: RevokeScope): Promise<RevokeOutcome>;
   /** A subject's live sessions, oldest first, without token material. */

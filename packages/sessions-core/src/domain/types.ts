@@ -14,8 +14,7 @@ export type RevokeReason =
   | 'evicted'
   | 'expired'
   | 'password_changed'
-  | 'suspicious'
-  | 'step_up';
+  | 'suspicious';
 
 /** Every revoke reason, for validation and exhaustive tests. */
 export const REVOKE_REASONS: readonly RevokeReason[] = [
@@ -26,7 +25,6 @@ export const REVOKE_REASONS: readonly RevokeReason[] = [
   'expired',
   'password_changed',
   'suspicious',
-  'step_up',
 ];
 
 /** How the user authenticated (OIDC `auth_time`, `amr`, `acr`). */

@@ -413,11 +413,16 @@ class MemoryRepository implements SessionRepository {
     return entries;
   }
 
-  /** The subject's active, unexpired families, oldest first. */
+  /** The subject's live families (active, unexpired, with a live session), oldest first. */
   #liveFamilies(subject: string, now: number): FamilyEntry[] {
     return this.#subjectEntries(subject)
-      .filter(({ family }) => family.state === 'active' && family.absoluteExpiresAt > now)
+      .filter((entry) => [...entry.sessionIds].some((id) => this.#isLiveSession(entry.family, id, now)))
       .sort(compareFamilies);
+  }
+
+  #isLiveSession(family: Family, sessionId: SessionId, now: number): boolean {
+    const session = this.#s.sessions.get(sessionId);
+    return session !== undefined && isLive(family, session, now);
   }
 
   #lastSeen(entry: FamilyEntry): number {

@@ -127,8 +127,8 @@ export interface RepositoryStats {
 export interface SessionRepository {
   /**
    * Stores a new family with its first session and refresh token.
-   * MUST write all three or nothing. With `limit`, counts the subject's live families (active and
-   * `absoluteExpiresAt > now`); if that count is `>= max`, then: `reject` MUST write nothing and
+   * MUST write all three or nothing. With `limit`, counts the subject's live families (see
+   * {@link SessionRepository.listFamilies}); if that count is `>= max`, then: `reject` MUST write nothing and
    * return `limit_reached`; `evict_oldest` MUST revoke (reason `evicted`) the oldest families
    * (by `createdAt`, then id) and `evict_idle` the ones least recently seen (latest `lastSeenAt`
    * of their sessions), just enough that `max` live families remain including the new one.
@@ -212,7 +212,8 @@ export interface SessionRepository {
 
   /**
    * Lists a subject's families with their sessions, oldest first (`createdAt`, then id). By
-   * default only live families (active, `absoluteExpiresAt > now`); `includeInactive` lists all.
+   * default only live families: `active`, `absoluteExpiresAt > now`, and holding at least one
+   * session that is `active` with `idleExpiresAt > now`. `includeInactive` lists all.
    */
   listFamilies(input: {
     readonly subject: string;

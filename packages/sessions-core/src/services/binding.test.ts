@@ -293,3 +293,24 @@ describe('binding: combined signals', () => {
     ]);
   });
 });
+
+describe('binding: replay comes first', () => {
+  it('a rotated token replayed from a client that fails a reject-policy binding check is still a replay', async () => {
+    const t = await createTestKit({ config: { binding: { fingerprint: 'reject' } } });
+    const issued = await issueOk(t.kit, { client: { fingerprint: 'ja4-original' } });
+    renewedOrThrow(
+      await t.kit.renew(issued.tokens.refreshToken, { client: { fingerprint: 'ja4-original' } }),
+    );
+    t.clock.advance(HOUR);
+
+    const replayed = await t.kit.renew(issued.tokens.refreshToken, {
+      client: { fingerprint: 'ja4-attacker' },
+    });
+
+    expect(replayed).toEqual({ type: 'replay_detected', familyId: issued.familyId });
+    expect((await t.repository.findFamily(issued.familyId))?.family).toMatchObject({
+      state: 'revoked',
+      revokeReason: 'replay_detected',
+    });
+  });
+});

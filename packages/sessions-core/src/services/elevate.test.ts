@@ -197,3 +197,20 @@ describe('elevate: refusals', () => {
     );
   });
 });
+
+describe('elevate: replay across a step-up', () => {
+  it('a pre-step-up token rotated outside the grace window is a replay: the family, new session included, is revoked', async () => {
+    const t = await createTestKit();
+    const issued = await issueOk(t.kit);
+    renewedOrThrow(await t.kit.renew(issued.tokens.refreshToken));
+    const elevated = elevatedOrThrow(await t.kit.elevate(issued.sessionId, { amr: ['otp'] }));
+    t.clock.advance(MINUTE); // past reuseGrace (5s)
+
+    expect(await t.kit.renew(issued.tokens.refreshToken)).toEqual({
+      type: 'replay_detected',
+      familyId: issued.familyId,
+    });
+    expect(t.eventsOf('session.replay_detected')).toHaveLength(1);
+    expect(await t.kit.renew(elevated.tokens.refreshToken)).toEqual({ type: 'rejected', reason: 'revoked' });
+  });
+});

@@ -217,6 +217,9 @@ describe('issue: maxSessionsPerSubject', () => {
     expect(t.eventsOf('session.evicted')).toEqual([
       expect.objectContaining({ familyId: a.familyId, subject: 'alice', cause: 'limit' }),
     ]);
+    expect(t.eventsOf('family.revoked')).toEqual([
+      expect.objectContaining({ familyId: a.familyId, subject: 'alice', reason: 'evicted' }),
+    ]);
     expect(await t.kit.renew(aRenewed.tokens.refreshToken)).toEqual({ type: 'rejected', reason: 'revoked' });
     for (const survivor of [b, c, d, bob]) renewedOrThrow(await t.kit.renew(survivor.tokens.refreshToken));
     expect((await t.kit.list('alice')).map((row) => row.familyId)).toEqual([

@@ -7,7 +7,7 @@ import type { Family, RefreshTokenRecord, Session } from '../domain/types.js';
 import { InvalidArgumentError } from '../errors.js';
 import { RESERVED_CLAIMS } from '../tokens/access-token.js';
 import { generateRefreshToken, tokenHandle } from '../tokens/refresh-token.js';
-import { emitEvent, newFamilyId, newSessionId, type ServiceContext } from './context.js';
+import { emitEvent, emitFamilyRevoked, newFamilyId, newSessionId, type ServiceContext } from './context.js';
 import { mintTokens, nextIdleDeadline } from './mint.js';
 import type { IssueInput, IssueResult } from './types.js';
 
@@ -77,6 +77,7 @@ export async function issue(ctx: ServiceContext, input: IssueInput): Promise<Iss
       subject: input.subject,
       cause: 'limit',
     });
+    emitFamilyRevoked(ctx, { familyId: evicted, subject: input.subject, reason: 'evicted', at: now });
   }
   const tokens = await mintTokens(ctx, { family, session, refreshToken, now });
   emitEvent(ctx, {

@@ -138,6 +138,15 @@ describe('renew: current token, session and family active', () => {
   });
 });
 
+describe('renew: request context', () => {
+  it('accepts a null context (regression: it used to throw a TypeError)', async () => {
+    const t = await createTestKit();
+    const issued = await issueOk(t.kit);
+    const result = await t.kit.renew(issued.tokens.refreshToken, null);
+    expect(result.type).toBe('renewed');
+  });
+});
+
 describe('renew: the session lease is held by another renewal', () => {
   it('waits up to leaseWait, answers renewal_in_progress, and takes over once the holder has crashed', async () => {
     const t = await createTestKit({ config: { leaseWait: '100ms', leaseTtl: '5s' } });

@@ -15,7 +15,7 @@
  */
 
 import type { TokenHash } from '../domain/ids.js';
-import type { ClientContext, TokenLookup } from '../domain/types.js';
+import type { ClientContext, RefreshTokenRecord, TokenLookup } from '../domain/types.js';
 import {
   generateRefreshToken,
   hashesEqual,
@@ -48,7 +48,7 @@ interface Attempt {
 export async function renew(
   ctx: ServiceContext,
   presented: unknown,
-  context: RenewContext = {},
+  context?: RenewContext | null,
 ): Promise<RenewResult> {
   const parsed = parseRefreshToken(presented);
   if (parsed === null) return rejected(ctx, 'malformed');
@@ -60,7 +60,7 @@ export async function renew(
   return decide(ctx, {
     hash,
     secret: parsed.secret,
-    client: context.client ?? {},
+    client: context?.client ?? {},
     lookup,
     attempt: 0,
     waitedMs: 0,
@@ -72,9 +72,13 @@ async function decide(ctx: ServiceContext, a: Attempt): Promise<RenewResult> {
   const now = ctx.clock.now();
   const ids = { familyId: family.id, sessionId: session.id, token: tokenHandle(a.hash) };
   if (family.state === 'revoked' || session.state === 'revoked') return rejected(ctx, 'revoked', ids);
+  if (now >= family.absoluteExpiresAt) return rejected(ctx, 'expired', ids);
+  if (session.state === 'active' && now >= session.idleExpiresAt) return rejected(ctx, 'expired', ids);
+  // A rotated token outside the grace window is a copy someone should not have. That verdict
+  // comes before binding checks and survives step-up (the family lives on in the new session).
+  if (record.state === 'rotated' && !withinGrace(ctx, record, now)) return replay(ctx, a, now);
   if (session.state === 'ended') return rejected(ctx, 'session_ended', ids);
   if (record.state === 'revoked') return rejected(ctx, 'revoked', ids);
-  if (now >= family.absoluteExpiresAt || now >= session.idleExpiresAt) return rejected(ctx, 'expired', ids);
 
   let alerts = a.alerts;
   if (alerts === undefined) {
@@ -101,13 +105,15 @@ async function decide(ctx: ServiceContext, a: Attempt): Promise<RenewResult> {
   return record.state === 'rotated' ? graceOrReplay(ctx, next, now) : rotateCurrent(ctx, next);
 }
 
+function withinGrace(ctx: ServiceContext, record: RefreshTokenRecord, now: number): boolean {
+  const { reuseGraceMs } = ctx.config;
+  return reuseGraceMs > 0 && record.rotatedAt !== undefined && now - record.rotatedAt <= reuseGraceMs;
+}
+
+/** A rotated token inside the grace window: hand out the same successor if it is still unused. */
 async function graceOrReplay(ctx: ServiceContext, a: Attempt, now: number): Promise<RenewResult> {
   const { token: record, family, session } = a.lookup;
-  const withinGrace =
-    ctx.config.reuseGraceMs > 0 &&
-    record.rotatedAt !== undefined &&
-    now - record.rotatedAt <= ctx.config.reuseGraceMs;
-  if (withinGrace && record.sealedSuccessor !== undefined && record.successorHash !== undefined) {
+  if (record.sealedSuccessor !== undefined && record.successorHash !== undefined) {
     const successor = await ctx.repository.findByTokenHash(record.successorHash);
     if (
       successor !== null &&
@@ -140,7 +146,12 @@ async function graceOrReplay(ctx: ServiceContext, a: Attempt, now: number): Prom
       }
     }
   }
-  // Any other reuse of a rotated token: someone holds a copy of a token they should not have.
+  return replay(ctx, a, now);
+}
+
+/** Any other reuse of a rotated token: revoke the whole family, one security event. */
+async function replay(ctx: ServiceContext, a: Attempt, now: number): Promise<RenewResult> {
+  const { token: record, family, session } = a.lookup;
   ctx.counters.failedValidations += 1;
   const revokedNow = await revokeFamily(ctx, a.lookup, 'replay_detected', now);
   if (revokedNow) {

@@ -82,7 +82,10 @@ export type RenewResult =
   | { readonly type: 'replay_detected'; readonly familyId: FamilyId }
   | { readonly type: 'rejected'; readonly reason: RejectReason };
 
-/** What `revoke` acts on. `reason` defaults to `logout` for sessions and families, `admin` otherwise. */
+/**
+ * What `revoke` acts on. `reason` defaults to `logout` for `session`, `family` and `subject_except`
+ * ("sign out everywhere else"), and to `admin` for `subject`.
+ */
 export type RevokeScope =
   | { readonly type: 'session'; readonly sessionId: SessionId; readonly reason?: RevokeReason }
   | { readonly type: 'family'; readonly familyId: FamilyId; readonly reason?: RevokeReason }

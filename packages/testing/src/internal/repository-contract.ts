@@ -99,6 +99,17 @@ export function describeRepositoryContract(h: () => Harness, parallelism: number
       );
     });
 
+    it('does not count a family whose sessions are all revoked, ended or idle toward the limit', async () => {
+      const { repo } = h();
+      const loggedOut = await seed(h());
+      await repo.revokeSession({ sessionId: loggedOut.session.id, reason: 'logout', now: T0 });
+      await seed(h(), { idleExpiresAt: T0 });
+      const chain = buildChain(h());
+      const result = await repo.create({ ...chain, limit: { max: 1, policy: 'reject' }, now: T0 });
+      expect(result).toEqual({ type: 'created', evicted: [] });
+      expect(await listedIds(repo, 'alice', T0)).toEqual([chain.family.id]);
+    });
+
     it('counts only live families (active, absoluteExpiresAt > now) toward the limit', async () => {
       const { repo } = h();
       await seed(h(), { familyState: 'revoked' });
