@@ -8,7 +8,7 @@
 import type { JWK } from 'jose';
 import { parseSessionConfig, type SessionConfigInput } from './config/config.js';
 import type { SessionConfig } from './config/types.js';
-import type { SessionId, TokenHash } from './domain/ids.js';
+import { isUuidV7, type SessionId, type TokenHash } from './domain/ids.js';
 import { InvalidArgumentError, KeyError } from './errors.js';
 import type { EventSink } from './events/events.js';
 import type { SigningKey } from './keys/signing-key.js';
@@ -67,9 +67,9 @@ export interface SessionKit {
   /** A subject's live sessions, oldest first, without token material. */
   list(subject: string): Promise<SessionSummary[]>;
   /** Step-up: ends the session and starts a new one in the same family. */
-  elevate(sessionId: SessionId, input: ElevateInput): Promise<ElevateResult>;
+  elevate(sessionId: string, input: ElevateInput): Promise<ElevateResult>;
   /** Records activity, extending the session's idle deadline. False when not live. */
-  touch(sessionId: SessionId): Promise<boolean>;
+  touch(sessionId: string): Promise<boolean>;
   /** Deletes dead families in batches until none is left. */
   deleteExpired(options?: { batchSize?: number }): Promise<{ deleted: number }>;
   stats(): Promise<SessionKitStats>;
@@ -135,7 +135,9 @@ export function createSessionKit(options: SessionKitOptions): SessionKit {
     revoke: (scope) => revoke(ctx, scope),
     list: (subject) => list(ctx, subject),
     elevate: (sessionId, input) => elevate(ctx, sessionId, input),
-    async touch(sessionId) {
+    async touch(id) {
+      if (!isUuidV7(id)) return false;
+      const sessionId = id as SessionId;
       const found = await ctx.repository.findSession(sessionId);
       if (found === null) return false;
       const now = ctx.clock.now();

@@ -4,7 +4,7 @@
  * DESIGN §4. The old session's refresh token stops working at once.
  */
 
-import type { SessionId } from '../domain/ids.js';
+import { isUuidV7, type SessionId } from '../domain/ids.js';
 import type { RefreshTokenRecord, Session } from '../domain/types.js';
 import { InvalidArgumentError } from '../errors.js';
 import { generateRefreshToken } from '../tokens/refresh-token.js';
@@ -13,14 +13,12 @@ import { mintTokens, nextIdleDeadline } from './mint.js';
 import type { ElevateInput, ElevateResult } from './types.js';
 
 /** Replaces `sessionId` by a new session carrying the stronger `input` authentication. */
-export async function elevate(
-  ctx: ServiceContext,
-  sessionId: SessionId,
-  input: ElevateInput,
-): Promise<ElevateResult> {
+export async function elevate(ctx: ServiceContext, id: string, input: ElevateInput): Promise<ElevateResult> {
   if (typeof input !== 'object' || input === null || !Array.isArray(input.amr)) {
     throw new InvalidArgumentError('elevate() needs { amr: string[], acr?, authTime? }');
   }
+  if (!isUuidV7(id)) return { type: 'rejected', reason: 'unknown' };
+  const sessionId = id as SessionId;
   const found = await ctx.repository.findSession(sessionId);
   if (found === null) return { type: 'rejected', reason: 'unknown' };
   const now = ctx.clock.now();

@@ -6,6 +6,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { type FamilyId, type SessionId, uuidv7 } from '../domain/ids.js';
+import type { RevokeReason } from '../domain/types.js';
 import { InvalidArgumentError } from '../errors.js';
 import { cryptoRandom } from '../runtime/random.js';
 import {
@@ -199,7 +200,15 @@ describe('revoke: unknown ids and bad input', () => {
       },
     ],
     ['subject', { type: 'subject', subject: 'nobody' }],
-    ['subject_except', { type: 'subject_except', subject: 'nobody', exceptFamilyId: 'x' as FamilyId }],
+    [
+      'subject_except',
+      {
+        type: 'subject_except',
+        subject: 'nobody',
+        exceptFamilyId: uuidv7({ now: () => TEST_START, sleep: async () => {} }, cryptoRandom),
+      },
+    ],
+    ['family (not even a UUID)', { type: 'family', familyId: 'not-a-family' }],
     ['session (not even a UUID)', { type: 'session', sessionId: 'not-a-session' as SessionId }],
   ])('an unknown %s is a no-op', async (_label, scope) => {
     const { t, a, b, c, bob } = await setup();
@@ -218,6 +227,22 @@ describe('revoke: unknown ids and bad input', () => {
     await expect(t.kit.revoke({ type: 'subject', subject: '' })).rejects.toMatchObject({
       code: 'invalid_argument',
     });
+  });
+
+  it('refuses a malformed exceptFamilyId instead of revoking every family, the caller own included', async () => {
+    const { t, a, b, c, bob } = await setup();
+    await expect(
+      t.kit.revoke({ type: 'subject_except', subject: 'alice', exceptFamilyId: 'x' }),
+    ).rejects.toMatchObject({ code: 'invalid_argument' });
+    await expectWorking(t, a, b, c, bob);
+  });
+
+  it('refuses a reason outside the closed union', async () => {
+    const { t, a, b, c, bob } = await setup();
+    await expect(
+      t.kit.revoke({ type: 'family', familyId: a.familyId, reason: 'because' as RevokeReason }),
+    ).rejects.toMatchObject({ code: 'invalid_argument' });
+    await expectWorking(t, a, b, c, bob);
   });
 });
 

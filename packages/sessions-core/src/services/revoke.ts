@@ -5,7 +5,8 @@
  */
 
 import { match } from 'ts-pattern';
-import type { RevokeReason } from '../domain/types.js';
+import { type FamilyId, isUuidV7, type SessionId } from '../domain/ids.js';
+import { REVOKE_REASONS, type RevokeReason } from '../domain/types.js';
 import { InvalidArgumentError } from '../errors.js';
 import { emitEvent, emitFamilyRevoked, type ServiceContext } from './context.js';
 import type { RevokeOutcome, RevokeScope } from './types.js';
@@ -16,7 +17,10 @@ const NOTHING: RevokeOutcome = { families: [], sessions: [] };
 export async function revoke(ctx: ServiceContext, scope: RevokeScope): Promise<RevokeOutcome> {
   const now = ctx.clock.now();
   return match(scope)
-    .with({ type: 'session' }, async ({ sessionId, reason = 'logout' }) => {
+    .with({ type: 'session' }, async ({ sessionId: id, reason = 'logout' }) => {
+      assertReason(reason);
+      if (!isUuidV7(id)) return NOTHING;
+      const sessionId = id as SessionId;
       const found = await ctx.repository.findSession(sessionId);
       if (found === null) return NOTHING;
       const result = await ctx.repository.revokeSession({ sessionId, reason, now });
@@ -32,7 +36,10 @@ export async function revoke(ctx: ServiceContext, scope: RevokeScope): Promise<R
       }
       return result;
     })
-    .with({ type: 'family' }, async ({ familyId, reason = 'logout' }) => {
+    .with({ type: 'family' }, async ({ familyId: id, reason = 'logout' }) => {
+      assertReason(reason);
+      if (!isUuidV7(id)) return NOTHING;
+      const familyId = id as FamilyId;
       const found = await ctx.repository.findFamily(familyId);
       if (found === null) return NOTHING;
       const result = await ctx.repository.revokeFamily({ familyId, reason, now });
@@ -40,14 +47,24 @@ export async function revoke(ctx: ServiceContext, scope: RevokeScope): Promise<R
       return result;
     })
     .with({ type: 'subject' }, async ({ subject, reason = 'admin' }) => {
+      assertReason(reason);
       assertSubject(subject);
       const result = await ctx.repository.revokeSubject({ subject, reason, now });
       announce(ctx, subject, result, reason, now);
       return result;
     })
     .with({ type: 'subject_except' }, async ({ subject, exceptFamilyId, reason = 'logout' }) => {
+      assertReason(reason);
       assertSubject(subject);
-      const result = await ctx.repository.revokeSubject({ subject, reason, now, exceptFamilyId });
+      // A malformed exception would silently revoke every family, the caller's own included.
+      if (!isUuidV7(exceptFamilyId))
+        throw new InvalidArgumentError('exceptFamilyId must be a family id (UUIDv7)');
+      const result = await ctx.repository.revokeSubject({
+        subject,
+        reason,
+        now,
+        exceptFamilyId: exceptFamilyId as FamilyId,
+      });
       announce(ctx, subject, result, reason, now);
       return result;
     })
@@ -64,6 +81,12 @@ function announce(
   at: number,
 ): void {
   for (const familyId of result.families) emitFamilyRevoked(ctx, { familyId, subject, reason, at });
+}
+
+function assertReason(reason: unknown): asserts reason is RevokeReason {
+  if (!REVOKE_REASONS.includes(reason as RevokeReason)) {
+    throw new InvalidArgumentError(`revoke reason must be one of ${REVOKE_REASONS.join(', ')}`);
+  }
 }
 
 function assertSubject(subject: unknown): void {

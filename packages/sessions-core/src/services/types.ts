@@ -83,17 +83,18 @@ export type RenewResult =
   | { readonly type: 'rejected'; readonly reason: RejectReason };
 
 /**
- * What `revoke` acts on. `reason` defaults to `logout` for `session`, `family` and `subject_except`
+ * What `revoke` acts on. Ids are plain strings (for example the `sid` claim of a verified access
+ * token); an id that is not a UUIDv7 matches nothing. `reason` defaults to `logout` for `session`, `family` and `subject_except`
  * ("sign out everywhere else"), and to `admin` for `subject`.
  */
 export type RevokeScope =
-  | { readonly type: 'session'; readonly sessionId: SessionId; readonly reason?: RevokeReason }
-  | { readonly type: 'family'; readonly familyId: FamilyId; readonly reason?: RevokeReason }
+  | { readonly type: 'session'; readonly sessionId: string; readonly reason?: RevokeReason }
+  | { readonly type: 'family'; readonly familyId: string; readonly reason?: RevokeReason }
   | { readonly type: 'subject'; readonly subject: string; readonly reason?: RevokeReason }
   | {
       readonly type: 'subject_except';
       readonly subject: string;
-      readonly exceptFamilyId: FamilyId;
+      readonly exceptFamilyId: string;
       readonly reason?: RevokeReason;
     };
 
