@@ -1,9 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
+// `pnpm test` runs each package's own project through turbo; this root config lets `vitest` (watch
+// mode) run them all at once from the root.
 export default defineConfig({
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'apps/*/src/**/*.test.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
+    projects: ['packages/*', 'apps/*'],
   },
 });
