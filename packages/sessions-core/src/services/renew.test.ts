@@ -291,6 +291,42 @@ describe('renew: the session lease is held by another renewal', () => {
   });
 });
 
+describe('renew: a waiter that lost the race when no grace applies', () => {
+  it('with reuseGrace 0, a renewal that found the token current is told to retry, not treated as a replay', async () => {
+    const holderInRotate = deferred();
+    const releaseHolder = deferred();
+    let paused = false;
+    const t = await createTestKit({
+      config: { leaseWait: '2s', reuseGrace: 0 },
+      wrapRepository: (repository) =>
+        interceptRepository(repository, {
+          rotate: async (original, input) => {
+            if (!paused) {
+              paused = true;
+              holderInRotate.resolve();
+              await releaseHolder.promise;
+            }
+            return original(input);
+          },
+        }),
+    });
+    const issued = await issueOk(t.kit);
+    const sleep = vi.spyOn(t.clock, 'sleep');
+
+    const holder = t.kit.renew(issued.tokens.refreshToken);
+    await holderInRotate.promise;
+    const waiter = t.kit.renew(issued.tokens.refreshToken);
+    await vi.waitFor(() => expect(sleep).toHaveBeenCalled());
+    releaseHolder.resolve();
+    const [held, waited] = await Promise.all([holder, waiter]);
+
+    const holderResult = renewedOrThrow(held);
+    expect(waited).toEqual({ type: 'renewal_in_progress', retryAfterMs: expect.any(Number) });
+    expect(t.eventsOf('session.replay_detected')).toEqual([]);
+    renewedOrThrow(await t.kit.renew(holderResult.tokens.refreshToken));
+  });
+});
+
 describe('renew: a rotated token within reuseGrace whose successor is unused', () => {
   it('returns the same successor refresh token with a fresh access token', async () => {
     const t = await createTestKit({ config: { reuseGrace: '5s' } });

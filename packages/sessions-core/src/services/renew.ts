@@ -32,6 +32,8 @@ import type { BindingAlert, RenewContext, RenewResult } from './types.js';
 const LEASE_POLL_MS = 20;
 /** Re-reads after a lost race before answering `renewal_in_progress`. */
 const MAX_ATTEMPTS = 4;
+/** Suggested pause before retrying a renewal that lost a race. */
+const RETRY_AFTER_MS = 100;
 
 interface Attempt {
   readonly hash: TokenHash;
@@ -40,6 +42,11 @@ interface Attempt {
   readonly lookup: TokenLookup;
   readonly attempt: number;
   readonly waitedMs: number;
+  /**
+   * True once this call found the token `current`: it is then a concurrent renewal that lost a
+   * race, never a replay, whatever the token's state by the time it looks again.
+   */
+  readonly sawCurrent: boolean;
   /** Binding signals, evaluated once per call. */
   readonly alerts?: readonly BindingAlert[];
 }
@@ -64,6 +71,7 @@ export async function renew(
     lookup,
     attempt: 0,
     waitedMs: 0,
+    sawCurrent: false,
   });
 }
 
@@ -76,7 +84,7 @@ async function decide(ctx: ServiceContext, a: Attempt): Promise<RenewResult> {
   if (session.state === 'active' && now >= session.idleExpiresAt) return rejected(ctx, 'expired', ids);
   // A rotated token outside the grace window is a copy someone should not have. That verdict
   // comes before binding checks and survives step-up (the family lives on in the new session).
-  if (record.state === 'rotated' && !withinGrace(ctx, record, now)) return replay(ctx, a, now);
+  if (record.state === 'rotated' && !withinGrace(ctx, record, now)) return replayOrInProgress(ctx, a, now);
   if (session.state === 'ended') return rejected(ctx, 'session_ended', ids);
   if (record.state === 'revoked') return rejected(ctx, 'revoked', ids);
 
@@ -102,7 +110,9 @@ async function decide(ctx: ServiceContext, a: Attempt): Promise<RenewResult> {
     if (action === 'reject') return rejected(ctx, 'binding_mismatch', ids);
   }
   const next: Attempt = { ...a, alerts };
-  return record.state === 'rotated' ? graceOrReplay(ctx, next, now) : rotateCurrent(ctx, next);
+  return record.state === 'rotated'
+    ? graceOrReplay(ctx, next, now)
+    : rotateCurrent(ctx, { ...next, sawCurrent: true });
 }
 
 function withinGrace(ctx: ServiceContext, record: RefreshTokenRecord, now: number): boolean {
@@ -146,6 +156,15 @@ async function graceOrReplay(ctx: ServiceContext, a: Attempt, now: number): Prom
       }
     }
   }
+  return replayOrInProgress(ctx, a, now);
+}
+
+/**
+ * The grace rule did not apply. A call that found the token current lost a race to a parallel
+ * renewal (DESIGN §4, row 2: grace rule or `renewal_in_progress`); any other call is a replay.
+ */
+function replayOrInProgress(ctx: ServiceContext, a: Attempt, now: number): Promise<RenewResult> {
+  if (a.sawCurrent) return Promise.resolve({ type: 'renewal_in_progress', retryAfterMs: RETRY_AFTER_MS });
   return replay(ctx, a, now);
 }
 
@@ -185,7 +204,10 @@ async function rotateCurrent(ctx: ServiceContext, a: Attempt): Promise<RenewResu
     if (lease.type === 'unavailable') return retry(ctx, { ...a, waitedMs });
     if (waitedMs >= ctx.config.leaseWaitMs) {
       const remaining = lease.expiresAt - ctx.clock.now();
-      return { type: 'renewal_in_progress', retryAfterMs: Math.max(100, Math.min(1000, remaining)) };
+      return {
+        type: 'renewal_in_progress',
+        retryAfterMs: Math.max(RETRY_AFTER_MS, Math.min(1000, remaining)),
+      };
     }
     const pause = Math.min(LEASE_POLL_MS, ctx.config.leaseWaitMs - waitedMs);
     await ctx.clock.sleep(pause);
@@ -258,7 +280,7 @@ async function rotateCurrent(ctx: ServiceContext, a: Attempt): Promise<RenewResu
 async function retry(ctx: ServiceContext, a: Attempt): Promise<RenewResult> {
   const fresh = await ctx.repository.findByTokenHash(a.hash);
   if (fresh === null) return rejected(ctx, 'unknown', { token: tokenHandle(a.hash) });
-  if (a.attempt + 1 >= MAX_ATTEMPTS) return { type: 'renewal_in_progress', retryAfterMs: 100 };
+  if (a.attempt + 1 >= MAX_ATTEMPTS) return { type: 'renewal_in_progress', retryAfterMs: RETRY_AFTER_MS };
   return decide(ctx, { ...a, lookup: fresh, attempt: a.attempt + 1 });
 }
 

@@ -7,6 +7,7 @@ import type { BindingPolicy, BindingSignal } from '../config/types.js';
 import type { FamilyId, SessionId } from '../domain/ids.js';
 import type { AuthContext, ClientContext, RevokeReason } from '../domain/types.js';
 import type { RejectReason } from '../events/events.js';
+import type { RevokeResult } from '../repository/repository.js';
 
 /** Tokens handed to a client after `issue`, `renew` or `elevate`. */
 export interface TokenSet {
@@ -99,10 +100,7 @@ export type RevokeScope =
     };
 
 /** Outcome of `revoke`: the ids whose state changed now. */
-export interface RevokeOutcome {
-  readonly families: readonly FamilyId[];
-  readonly sessions: readonly SessionId[];
-}
+export type RevokeOutcome = RevokeResult;
 
 /** One row of `list`: a family's live session, without any token material. */
 export interface SessionSummary {
