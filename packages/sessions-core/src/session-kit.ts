@@ -57,25 +57,110 @@ export interface SessionKitOptions {
 export interface SessionKit {
   /** The resolved configuration (milliseconds throughout). */
   readonly config: SessionConfig;
+  /** The repository the kit was created with. */
   readonly repository: SessionRepository;
-  /** Starts a new family after the app has authenticated `subject`. */
+  /**
+   * Starts a new family after the app has authenticated `subject`. Enforces
+   * `maxSessionsPerSubject`; throws `InvalidArgumentError` for bad input (e.g. reserved claims).
+   *
+   * @example
+   * ```ts
+   * const issued = await kit.issue({
+   *   subject: user.id,
+   *   clientId: 'web',
+   *   authContext: { amr: ['pwd'] },
+   *   client: { ip: req.ip, userAgent: req.headers['user-agent'] },
+   * });
+   * if (issued.type === 'rejected') return res.status(429).json({ error: 'too_many_sessions' });
+   * ```
+   */
   issue(input: IssueInput): Promise<IssueResult>;
-  /** Rotates a refresh token; every outcome of the lifecycle table is a value. */
+  /**
+   * Rotates a refresh token. Every outcome of the lifecycle table is a value; only store faults throw.
+   *
+   * @example
+   * ```ts
+   * const result = await kit.renew(body.refresh_token, { client: { ip: req.ip } });
+   * match(result)
+   *   .with({ type: 'renewed' }, ({ tokens }) => res.json(tokens))
+   *   .with({ type: 'renewal_in_progress' }, ({ retryAfterMs }) => res.status(409).set('Retry-After', '1').end())
+   *   .with({ type: 'replay_detected' }, { type: 'rejected' }, () => res.status(400).json({ error: 'invalid_grant' }))
+   *   .exhaustive();
+   * ```
+   */
   renew(refreshToken: unknown, context?: RenewContext | null): Promise<RenewResult>;
-  /** Revokes a session, a family, a subject, or a subject except one family. */
+  /**
+   * Revokes a session, a family, a subject, or a subject except one family. Returns what changed now.
+   *
+   * @example
+   * ```ts
+   * await kit.revoke({ type: 'subject_except', subject: claims.sub, exceptFamilyId: currentFamilyId });
+   * await kit.revoke({ type: 'subject', subject: userId, reason: 'password_changed' });
+   * ```
+   */
   revoke(scope: RevokeScope): Promise<RevokeOutcome>;
-  /** A subject's live sessions, oldest first, without token material. */
+  /**
+   * A subject's live sessions, oldest first, without token material.
+   *
+   * @example
+   * ```ts
+   * const sessions = await kit.list(claims.sub); // render a "where you're signed in" page
+   * ```
+   */
   list(subject: string): Promise<SessionSummary[]>;
-  /** Step-up: ends the session and starts a new one in the same family. */
+  /**
+   * Step-up: ends the session and starts a new one (new sid) in the same family.
+   *
+   * @example
+   * ```ts
+   * const elevated = await kit.elevate(claims.sid, { acr: 'urn:example:mfa', amr: ['pwd', 'otp'] });
+   * ```
+   */
   elevate(sessionId: string, input: ElevateInput): Promise<ElevateResult>;
-  /** Records activity, extending the session's idle deadline. False when not live. */
+  /**
+   * Records activity, extending the session's idle deadline (never the family's). False when not live.
+   *
+   * @example
+   * ```ts
+   * await kit.touch(claims.sid);
+   * ```
+   */
   touch(sessionId: string): Promise<boolean>;
-  /** Deletes dead families in batches until none is left. */
+  /**
+   * Deletes dead families in batches until none is left. Schedule it (e.g. every few minutes).
+   *
+   * @example
+   * ```ts
+   * setInterval(() => void kit.deleteExpired({ batchSize: 1000 }), 5 * 60_000);
+   * ```
+   */
   deleteExpired(options?: { batchSize?: number }): Promise<{ deleted: number }>;
+  /**
+   * Active sessions and families, created today, average duration, expired cleaned, failed validations.
+   *
+   * @example
+   * ```ts
+   * const { activeSessions, failedValidations } = await kit.stats();
+   * ```
+   */
   stats(): Promise<SessionKitStats>;
-  /** The public JWKS (no private members). */
+  /**
+   * The public JWKS (no private members), for `/.well-known/jwks.json`.
+   *
+   * @example
+   * ```ts
+   * app.get('/.well-known/jwks.json', (_req, res) => res.json(kit.jwks()));
+   * ```
+   */
   jwks(): { keys: JWK[] };
-  /** The hash under which the store keeps `refreshToken` (for adapters' tests and inspection). */
+  /**
+   * The hash under which the store keeps `refreshToken` (for adapters' tests and inspection).
+   *
+   * @example
+   * ```ts
+   * const record = await kit.repository.findByTokenHash(await kit.hashRefreshToken(token));
+   * ```
+   */
   hashRefreshToken(refreshToken: string): Promise<TokenHash>;
 }
 

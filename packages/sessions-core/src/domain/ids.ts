@@ -63,7 +63,14 @@ export function isUuidV7(value: unknown): value is string {
   return typeof value === 'string' && UUID_PATTERN.test(value);
 }
 
-/** The epoch-millisecond timestamp embedded in a UUIDv7. */
+/**
+ * The epoch-millisecond timestamp embedded in a UUIDv7.
+ *
+ * @example
+ * ```ts
+ * new Date(uuidv7Timestamp(familyId)); // when the family was created
+ * ```
+ */
 export function uuidv7Timestamp(id: string): number {
   const hex = id.slice(0, 8) + id.slice(9, 13);
   return Number.parseInt(hex, 16);
