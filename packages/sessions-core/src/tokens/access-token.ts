@@ -3,7 +3,7 @@
  * The claims follow DESIGN §3; app claims are copied in but can never override a registered claim.
  */
 
-import { SignJWT } from 'jose';
+import { jwsSigner } from '../internal/jws.js';
 import type { SigningKey } from '../keys/signing-key.js';
 
 /** Claims sessionkit sets itself; app claims with these names are refused at issue time. */
@@ -71,7 +71,5 @@ export async function signAccessToken(input: AccessTokenInput): Promise<string> 
   if (input.scope !== undefined) payload.scope = input.scope;
   if (input.acr !== undefined) payload.acr = input.acr;
   if (input.amr !== undefined && input.amr.length > 0) payload.amr = [...input.amr];
-  return new SignJWT(payload)
-    .setProtectedHeader({ alg: input.key.alg, typ: 'at+jwt', kid: input.key.kid })
-    .sign(input.key.privateKey);
+  return jwsSigner(input.key, 'at+jwt')(payload);
 }

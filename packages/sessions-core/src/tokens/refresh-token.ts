@@ -12,6 +12,7 @@ import { isUuidV7 } from '../domain/ids.js';
 import { ConfigError, CryptoError, InvalidArgumentError } from '../errors.js';
 import { base64urlDecode, base64urlEncode } from '../internal/base64url.js';
 import { constantTimeEqualString } from '../internal/constant-time.js';
+import { symmetricCrypto } from '../internal/crypto.js';
 import type { RandomSource } from '../runtime/random.js';
 
 /** Every refresh token starts with this, so secret scanners and humans can recognise one. */
@@ -106,7 +107,7 @@ export interface RefreshTokenHasher {
 /**
  * Creates the token hasher: SHA-256 of the whole token, or HMAC-SHA-256 keyed with `pepper` when
  * given. A pepper kept outside the database means a stolen table cannot even be used to check
- * guesses. The HMAC key is imported once, on first use.
+ * guesses.
  *
  * @throws ConfigError when `pepper` is shorter than 32 bytes.
  * @example
@@ -121,8 +122,7 @@ export function createRefreshTokenHasher(options?: { pepper?: Uint8Array | undef
     return {
       async hash(token) {
         try {
-          const digest = await globalThis.crypto.subtle.digest('SHA-256', utf8.encode(token));
-          return base64urlEncode(new Uint8Array(digest)) as TokenHash;
+          return base64urlEncode(await symmetricCrypto().sha256(utf8.encode(token))) as TokenHash;
         } catch (error) {
           throw new CryptoError('refresh token hashing (SHA-256) failed', { cause: error });
         }
@@ -134,25 +134,12 @@ export function createRefreshTokenHasher(options?: { pepper?: Uint8Array | undef
       { path: 'pepper', message: `must be a Uint8Array of at least ${MIN_PEPPER_BYTES} bytes` },
     ]);
   }
-  // Copied so a caller reusing its buffer cannot change the key after validation.
-  const keyBytes = pepper.slice();
-  const importKey = () =>
-    globalThis.crypto.subtle.importKey('raw', keyBytes, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-  // `CryptoKey` is not a global type name without the DOM lib, hence ReturnType.
-  let key: ReturnType<typeof importKey> | undefined;
-  const getKey = () => {
-    key ??= importKey().catch((error: unknown) => {
-      // Do not cache a failure: the next call tries again.
-      key = undefined;
-      throw error;
-    });
-    return key;
-  };
+  // The backend copies the key, so a caller reusing its buffer cannot change it after validation.
+  const mac = symmetricCrypto().hmacSha256(pepper);
   return {
     async hash(token) {
       try {
-        const mac = await globalThis.crypto.subtle.sign('HMAC', await getKey(), utf8.encode(token));
-        return base64urlEncode(new Uint8Array(mac)) as TokenHash;
+        return base64urlEncode(await mac(utf8.encode(token))) as TokenHash;
       } catch (error) {
         throw new CryptoError('refresh token hashing (HMAC-SHA-256) failed', { cause: error });
       }

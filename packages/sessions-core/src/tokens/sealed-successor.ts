@@ -14,6 +14,7 @@
 import type { TokenHash } from '../domain/ids.js';
 import { CryptoError, InvalidArgumentError } from '../errors.js';
 import { base64urlDecode, base64urlEncode } from '../internal/base64url.js';
+import { symmetricCrypto } from '../internal/crypto.js';
 import type { RandomSource } from '../runtime/random.js';
 import { REFRESH_SECRET_BYTES } from './refresh-token.js';
 
@@ -23,21 +24,9 @@ const TAG_BYTES = 16;
 const utf8 = new TextEncoder();
 const HKDF_SALT = utf8.encode('sessionkit/sealed-successor/v1');
 
-/**
- * Derives the AES-256-GCM key for one old token: HKDF-SHA-256(ikm = old secret, info = old hash).
- * The return type is inferred so this file does not depend on the DOM lib's `CryptoKey` name.
- */
-async function deriveKey(oldSecret: Uint8Array, oldHash: TokenHash) {
-  const subtle = globalThis.crypto.subtle;
-  // Copied: Web Crypto wants a view of a plain ArrayBuffer, and a caller's view may not be one.
-  const ikm = await subtle.importKey('raw', oldSecret.slice(), 'HKDF', false, ['deriveKey']);
-  return subtle.deriveKey(
-    { name: 'HKDF', hash: 'SHA-256', salt: HKDF_SALT, info: utf8.encode(oldHash) },
-    ikm,
-    { name: 'AES-GCM', length: 256 },
-    false,
-    ['encrypt', 'decrypt'],
-  );
+/** Derives the AES-256-GCM key for one old token: HKDF-SHA-256(ikm = old secret, info = old hash). */
+function deriveKey(oldSecret: Uint8Array, oldHash: TokenHash): Promise<Uint8Array> {
+  return symmetricCrypto().hkdfSha256(oldSecret, HKDF_SALT, utf8.encode(oldHash));
 }
 
 /**
@@ -65,20 +54,16 @@ export async function sealSuccessor(input: {
   if (nonce.length !== NONCE_BYTES) {
     throw new InvalidArgumentError(`sealSuccessor: random source returned ${nonce.length} bytes, not 12`);
   }
-  let sealed: ArrayBuffer;
+  let sealed: Uint8Array;
   try {
     const key = await deriveKey(oldSecret, oldHash);
-    sealed = await globalThis.crypto.subtle.encrypt(
-      { name: 'AES-GCM', iv: nonce, additionalData: utf8.encode(oldHash) },
-      key,
-      utf8.encode(successor),
-    );
+    sealed = await symmetricCrypto().aesGcmEncrypt(key, nonce, utf8.encode(successor), utf8.encode(oldHash));
   } catch (error) {
     throw new CryptoError('sealSuccessor: encryption failed', { cause: error });
   }
   const out = new Uint8Array(NONCE_BYTES + sealed.byteLength);
   out.set(nonce, 0);
-  out.set(new Uint8Array(sealed), NONCE_BYTES);
+  out.set(sealed, NONCE_BYTES);
   return VERSION_PREFIX + base64urlEncode(out);
 }
 
@@ -107,12 +92,13 @@ export async function openSuccessor(input: {
     const bytes = base64urlDecode(sealed.slice(VERSION_PREFIX.length));
     if (bytes === null || bytes.length < NONCE_BYTES + TAG_BYTES) return null;
     const key = await deriveKey(oldSecret, oldHash);
-    const plain = await globalThis.crypto.subtle.decrypt(
-      { name: 'AES-GCM', iv: bytes.subarray(0, NONCE_BYTES), additionalData: utf8.encode(oldHash) },
+    const plain = await symmetricCrypto().aesGcmDecrypt(
       key,
+      bytes.subarray(0, NONCE_BYTES),
       bytes.subarray(NONCE_BYTES),
+      utf8.encode(oldHash),
     );
-    return new TextDecoder('utf-8', { fatal: true }).decode(plain);
+    return plain === null ? null : new TextDecoder('utf-8', { fatal: true }).decode(plain);
   } catch {
     // Authentication failure (wrong key, wrong AAD, tampering) and any other fault mean "cannot open".
     return null;
