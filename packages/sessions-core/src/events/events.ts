@@ -20,7 +20,13 @@ export type RejectReason =
   | 'revoked'
   | 'expired'
   | 'session_ended'
-  | 'binding_mismatch';
+  | 'binding_mismatch'
+  /**
+   * A parallel renewal of the same session rotated this token first and the grace rule cannot
+   * hand over its successor (e.g. `reuseGrace: 0`). Not a theft; the client should use the newest
+   * refresh token it holds — retrying this one would be a replay.
+   */
+  | 'superseded';
 
 /** Every event sessionkit emits. Switch on `type` to narrow. */
 export type SessionEvent =

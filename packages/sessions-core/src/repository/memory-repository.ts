@@ -71,6 +71,29 @@ interface StoreState {
 const states = new WeakMap<MemoryStore, StoreState>();
 
 /**
+ * Stored records are private deep-frozen copies, as a real store's rows are: a caller mutating
+ * what it passed in, or what it got back, can never change stored state.
+ */
+function own<T>(value: T): T {
+  return deepFreeze(structuredClone(value));
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const nested of Object.values(value)) deepFreeze(nested);
+  }
+  return value;
+}
+
+/** A map whose values are always private frozen copies. */
+class RecordMap<K, V> extends Map<K, V> {
+  override set(key: K, value: V): this {
+    return super.set(key, own(value));
+  }
+}
+
+/**
  * Creates a shared in-memory backend.
  *
  * @example
@@ -91,8 +114,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     capacity,
     events: options.events,
     families: new Map(),
-    sessions: new Map(),
-    tokens: new Map(),
+    sessions: new RecordMap(),
+    tokens: new RecordMap(),
     bySubject: new Map(),
     expiredDeleted: 0,
   };
@@ -131,6 +154,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
 export function createMemoryRepository(
   options: MemoryStoreOptions & { readonly store?: MemoryStore } = {},
 ): SessionRepository {
+  if (options.store !== undefined && (options.capacity !== undefined || options.events !== undefined)) {
+    throw new InvalidArgumentError(
+      'capacity and events belong to the shared store: pass them to createMemoryStore(), not with store',
+    );
+  }
   const store = options.store ?? createMemoryStore(options);
   const state = states.get(store);
   if (state === undefined) throw new InvalidArgumentError('store must come from createMemoryStore()');
@@ -170,7 +198,7 @@ class MemoryRepository implements SessionRepository {
       }
     }
     this.#s.families.set(family.id, {
-      family,
+      family: own(family),
       sessionIds: new Set([session.id]),
       tokenHashes: new Set([token.hash]),
     });
@@ -263,7 +291,7 @@ class MemoryRepository implements SessionRepository {
     };
     this.#s.sessions.set(session.id, rotated);
     this.#touchEntry(entry.family.id);
-    return { type: 'rotated', session: rotated };
+    return { type: 'rotated', session: this.#s.sessions.get(session.id) ?? rotated };
   }
 
   async replaceSession(input: ReplaceSessionInput): Promise<ReplaceSessionResult> {
@@ -278,7 +306,7 @@ class MemoryRepository implements SessionRepository {
     this.#s.tokens.set(input.token.hash, input.token);
     entry.sessionIds.add(input.newSession.id);
     entry.tokenHashes.add(input.token.hash);
-    entry.family = { ...entry.family, authContext: input.authContext };
+    entry.family = own({ ...entry.family, authContext: input.authContext });
     return { type: 'replaced' };
   }
 
@@ -445,7 +473,7 @@ class MemoryRepository implements SessionRepository {
   }
 
   #revokeFamily(entry: FamilyEntry, reason: RevokeReason, now: number): RevokeResult {
-    entry.family = { ...entry.family, state: 'revoked', revokedAt: now, revokeReason: reason };
+    entry.family = own({ ...entry.family, state: 'revoked', revokedAt: now, revokeReason: reason });
     const sessions: SessionId[] = [];
     for (const sessionId of entry.sessionIds) {
       const session = this.#s.sessions.get(sessionId);

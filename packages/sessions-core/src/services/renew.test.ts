@@ -16,6 +16,7 @@ import { cryptoRandom } from '../runtime/random.js';
 import {
   createTestKit,
   deferred,
+  elevatedOrThrow,
   HOUR,
   interceptRepository,
   issueOk,
@@ -292,7 +293,7 @@ describe('renew: the session lease is held by another renewal', () => {
 });
 
 describe('renew: a waiter that lost the race when no grace applies', () => {
-  it('with reuseGrace 0, a renewal that found the token current is told to retry, not treated as a replay', async () => {
+  it('with reuseGrace 0, a renewal that found the token current is told superseded, not treated as a replay', async () => {
     const holderInRotate = deferred();
     const releaseHolder = deferred();
     let paused = false;
@@ -321,9 +322,105 @@ describe('renew: a waiter that lost the race when no grace applies', () => {
     const [held, waited] = await Promise.all([holder, waiter]);
 
     const holderResult = renewedOrThrow(held);
-    expect(waited).toEqual({ type: 'renewal_in_progress', retryAfterMs: expect.any(Number) });
+    expect(waited).toEqual({ type: 'rejected', reason: 'superseded' });
     expect(t.eventsOf('session.replay_detected')).toEqual([]);
     renewedOrThrow(await t.kit.renew(holderResult.tokens.refreshToken));
+  });
+
+  it('renewal_in_progress suggests a retry inside the grace window, so the retry of the same token still succeeds', async () => {
+    const t = await createTestKit({ config: { reuseGrace: '500ms', leaseWait: 0, leaseTtl: '5s' } });
+    const issued = await issueOk(t.kit);
+    await t.repository.acquireLease({
+      sessionId: issued.sessionId,
+      leaseId: uuidv7(t.clock, cryptoRandom) as LeaseId,
+      ttlMs: 5_000,
+      now: t.clock.now(),
+    });
+    const waited = await t.kit.renew(issued.tokens.refreshToken);
+    expect(waited).toEqual({ type: 'renewal_in_progress', retryAfterMs: expect.any(Number) });
+    if (waited.type !== 'renewal_in_progress') return;
+    expect(waited.retryAfterMs).toBeGreaterThan(0);
+    expect(waited.retryAfterMs).toBeLessThanOrEqual(250);
+  });
+});
+
+describe('renew: a grace retry racing a logout or a step-up', () => {
+  it.each(['elevate', 'logout'] as const)(
+    'a retry of a rotated token whose session is %s-ed between its two reads is not a replay',
+    async (race) => {
+      const atSuccessorLookup = deferred();
+      const resume = deferred();
+      let successorHash: string | undefined;
+      const t = await createTestKit({
+        wrapRepository: (repository) =>
+          interceptRepository(repository, {
+            findByTokenHash: async (original, hash) => {
+              if (hash === successorHash) {
+                atSuccessorLookup.resolve();
+                await resume.promise;
+              }
+              return original(hash);
+            },
+          }),
+      });
+      const issued = await issueOk(t.kit);
+      const first = renewedOrThrow(await t.kit.renew(issued.tokens.refreshToken));
+      successorHash = await t.kit.hashRefreshToken(first.tokens.refreshToken);
+      t.clock.advance(SECOND); // inside reuseGrace
+
+      const retry = t.kit.renew(issued.tokens.refreshToken);
+      await atSuccessorLookup.promise;
+      successorHash = undefined;
+      if (race === 'elevate') elevatedOrThrow(await t.kit.elevate(issued.sessionId, { amr: ['otp'] }));
+      else await t.kit.revoke({ type: 'session', sessionId: issued.sessionId });
+      resume.resolve();
+
+      expect(await retry).toEqual({
+        type: 'rejected',
+        reason: race === 'elevate' ? 'session_ended' : 'revoked',
+      });
+      expect(t.eventsOf('session.replay_detected')).toEqual([]);
+      expect((await t.repository.findFamily(issued.familyId))?.family.state).toBe('active');
+    },
+  );
+});
+
+describe('renew: housekeeping on a lost compare-and-swap', () => {
+  it('releases the lease it took, so the session is not blocked for leaseTtl', async () => {
+    let lose = true;
+    const t = await createTestKit({
+      config: { leaseTtl: '1m' },
+      wrapRepository: (repository) =>
+        interceptRepository(repository, {
+          rotate: async (original, input) => {
+            if (lose) {
+              lose = false;
+              return { type: 'conflict' };
+            }
+            return original(input);
+          },
+        }),
+    });
+    const issued = await issueOk(t.kit);
+    renewedOrThrow(await t.kit.renew(issued.tokens.refreshToken));
+    const other = await t.repository.acquireLease({
+      sessionId: issued.sessionId,
+      leaseId: uuidv7(t.clock, cryptoRandom) as LeaseId,
+      ttlMs: 1_000,
+      now: t.clock.now(),
+    });
+    expect(other.type).toBe('acquired');
+  });
+});
+
+describe('renew: the absolute deadline is exclusive', () => {
+  it('a renewal at exactly absoluteExpiresAt is expired', async () => {
+    const t = await createTestKit({ config: { familyAbsoluteTtl: '1h', sessionIdleTtl: '1h' } });
+    const issued = await issueOk(t.kit);
+    t.clock.set(issued.tokens.familyExpiresAt - 1);
+    const last = renewedOrThrow(await t.kit.renew(issued.tokens.refreshToken));
+    t.clock.set(issued.tokens.familyExpiresAt);
+    expect(await t.kit.renew(last.tokens.refreshToken)).toEqual({ type: 'rejected', reason: 'expired' });
   });
 });
 

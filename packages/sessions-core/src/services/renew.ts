@@ -3,9 +3,10 @@
  * is decided here, and the only writes are atomic repository calls:
  *
  * - current token → take the session's lease, then compare-and-swap rotate (one winner, ever);
- * - lease held by a parallel renewal → wait up to `leaseWait`, then re-read: if the token was
- *   rotated meanwhile the grace rule applies (the waiter gets the same successor), else
- *   `renewal_in_progress`;
+ * - lease held by a parallel renewal → wait up to `leaseWait`, re-reading: if the token was
+ *   rotated meanwhile the grace rule applies (the waiter gets the same successor) or, when it
+ *   cannot, `superseded` (a lost race is never a replay); if the lease is still held at the end,
+ *   `renewal_in_progress` with a retry delay inside the grace window;
  * - rotated token within `reuseGrace`, successor unused → open the sealed successor with the
  *   presented token's secret and return that same successor (idempotent retry, no fork);
  * - rotated token otherwise → revoke the whole family atomically, one security event;
@@ -32,8 +33,9 @@ import type { BindingAlert, RenewContext, RenewResult } from './types.js';
 const LEASE_POLL_MS = 20;
 /** Re-reads after a lost race before answering `renewal_in_progress`. */
 const MAX_ATTEMPTS = 4;
-/** Suggested pause before retrying a renewal that lost a race. */
-const RETRY_AFTER_MS = 100;
+/** Bounds of the suggested pause before retrying a renewal whose lease is held elsewhere. */
+const MIN_RETRY_AFTER_MS = 100;
+const MAX_RETRY_AFTER_MS = 1000;
 
 interface Attempt {
   readonly hash: TokenHash;
@@ -84,7 +86,7 @@ async function decide(ctx: ServiceContext, a: Attempt): Promise<RenewResult> {
   if (session.state === 'active' && now >= session.idleExpiresAt) return rejected(ctx, 'expired', ids);
   // A rotated token outside the grace window is a copy someone should not have. That verdict
   // comes before binding checks and survives step-up (the family lives on in the new session).
-  if (record.state === 'rotated' && !withinGrace(ctx, record, now)) return replayOrInProgress(ctx, a, now);
+  if (record.state === 'rotated' && !withinGrace(ctx, record, now)) return replayOrSuperseded(ctx, a, now);
   if (session.state === 'ended') return rejected(ctx, 'session_ended', ids);
   if (record.state === 'revoked') return rejected(ctx, 'revoked', ids);
 
@@ -125,12 +127,12 @@ async function graceOrReplay(ctx: ServiceContext, a: Attempt, now: number): Prom
   const { token: record, family, session } = a.lookup;
   if (record.sealedSuccessor !== undefined && record.successorHash !== undefined) {
     const successor = await ctx.repository.findByTokenHash(record.successorHash);
-    if (
-      successor !== null &&
-      successor.token.state === 'current' &&
-      successor.session.state === 'active' &&
-      successor.family.state === 'active'
-    ) {
+    if (successor === null || successor.token.state === 'revoked' || successor.session.state !== 'active') {
+      // The successor was revoked, its session ended or the family vanished between our two reads
+      // (a logout or step-up racing this retry): that is not a replay. Decide again on fresh state.
+      return retry(ctx, a);
+    }
+    if (successor.token.state === 'current' && successor.family.state === 'active') {
       const opened = await openSuccessor({
         oldSecret: a.secret,
         oldHash: a.hash,
@@ -156,16 +158,35 @@ async function graceOrReplay(ctx: ServiceContext, a: Attempt, now: number): Prom
       }
     }
   }
-  return replayOrInProgress(ctx, a, now);
+  return replayOrSuperseded(ctx, a, now);
 }
 
 /**
  * The grace rule did not apply. A call that found the token current lost a race to a parallel
- * renewal (DESIGN §4, row 2: grace rule or `renewal_in_progress`); any other call is a replay.
+ * renewal: it is no thief, but its token can never renew again (retrying it would be a replay), so
+ * it is told `superseded` — use the newest refresh token you hold. Any other call is a replay.
  */
-function replayOrInProgress(ctx: ServiceContext, a: Attempt, now: number): Promise<RenewResult> {
-  if (a.sawCurrent) return Promise.resolve({ type: 'renewal_in_progress', retryAfterMs: RETRY_AFTER_MS });
+async function replayOrSuperseded(ctx: ServiceContext, a: Attempt, now: number): Promise<RenewResult> {
+  if (a.sawCurrent) {
+    const { family, session } = a.lookup;
+    return rejected(ctx, 'superseded', {
+      familyId: family.id,
+      sessionId: session.id,
+      token: tokenHandle(a.hash),
+    });
+  }
   return replay(ctx, a, now);
+}
+
+/**
+ * `renewal_in_progress` with a retry delay that lands inside the grace window: a retry of the same
+ * token after the holder rotated must still get the successor, not be judged a replay.
+ */
+function inProgress(ctx: ServiceContext, suggestedMs: number): RenewResult {
+  const { reuseGraceMs } = ctx.config;
+  const ceiling = reuseGraceMs > 0 ? Math.max(1, Math.floor(reuseGraceMs / 2)) : MAX_RETRY_AFTER_MS;
+  const retryAfterMs = Math.min(ceiling, MAX_RETRY_AFTER_MS, Math.max(MIN_RETRY_AFTER_MS, suggestedMs));
+  return { type: 'renewal_in_progress', retryAfterMs };
 }
 
 /** Any other reuse of a rotated token: revoke the whole family, one security event. */
@@ -202,13 +223,7 @@ async function rotateCurrent(ctx: ServiceContext, a: Attempt): Promise<RenewResu
     });
     if (lease.type === 'acquired') break;
     if (lease.type === 'unavailable') return retry(ctx, { ...a, waitedMs });
-    if (waitedMs >= ctx.config.leaseWaitMs) {
-      const remaining = lease.expiresAt - ctx.clock.now();
-      return {
-        type: 'renewal_in_progress',
-        retryAfterMs: Math.max(RETRY_AFTER_MS, Math.min(1000, remaining)),
-      };
-    }
+    if (waitedMs >= ctx.config.leaseWaitMs) return inProgress(ctx, lease.expiresAt - ctx.clock.now());
     const pause = Math.min(LEASE_POLL_MS, ctx.config.leaseWaitMs - waitedMs);
     await ctx.clock.sleep(pause);
     waitedMs += pause;
@@ -280,7 +295,7 @@ async function rotateCurrent(ctx: ServiceContext, a: Attempt): Promise<RenewResu
 async function retry(ctx: ServiceContext, a: Attempt): Promise<RenewResult> {
   const fresh = await ctx.repository.findByTokenHash(a.hash);
   if (fresh === null) return rejected(ctx, 'unknown', { token: tokenHandle(a.hash) });
-  if (a.attempt + 1 >= MAX_ATTEMPTS) return { type: 'renewal_in_progress', retryAfterMs: RETRY_AFTER_MS };
+  if (a.attempt + 1 >= MAX_ATTEMPTS) return inProgress(ctx, MIN_RETRY_AFTER_MS);
   return decide(ctx, { ...a, lookup: fresh, attempt: a.attempt + 1 });
 }
 

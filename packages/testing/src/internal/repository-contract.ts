@@ -199,6 +199,32 @@ export function describeRepositoryContract(h: () => Harness, parallelism: number
     });
   });
 
+  describe("stored records are the store's own", () => {
+    it('mutating what was passed to create, or what a find returned, changes nothing stored', async () => {
+      const { repo } = h();
+      const chain = buildChain(h());
+      const pristine = structuredClone(chain);
+      await repo.create({ ...chain, now: T0 });
+      // Mutate the caller's objects after the write…
+      (chain.family.authContext.amr as string[]).push('tampered');
+      (chain.session as { generation: number }).generation = 99;
+      (chain.token as { state: string }).state = 'revoked';
+      // …and whatever came back from a read (a frozen result may refuse, which is fine too).
+      const found = await repo.findByTokenHash(chain.token.hash);
+      try {
+        (found?.family.grant as { clientId: string }).clientId = 'tampered';
+        (found?.session as { state: string }).state = 'revoked';
+      } catch {
+        // Read-only results are an acceptable way to honour the rule.
+      }
+      expect(await repo.findByTokenHash(chain.token.hash)).toEqual({
+        token: pristine.token,
+        session: pristine.session,
+        family: pristine.family,
+      });
+    });
+  });
+
   describe('findByTokenHash', () => {
     it('returns null for an unknown hash', async () => {
       await seed(h());
@@ -316,6 +342,17 @@ export function describeRepositoryContract(h: () => Harness, parallelism: number
       expect(await repo.rotate(input)).toEqual({ type: 'conflict' });
       expect(await snapshot(repo, chain)).toEqual(before);
       expect(await repo.findByTokenHash(input.successor.hash)).toBeNull();
+    });
+
+    it('returns conflict when only the session generation moved (token record still at the expected one)', async () => {
+      const { repo } = h();
+      const chain = buildChain(h());
+      const skewed = { ...chain, session: { ...chain.session, generation: 1 } };
+      await repo.create({ ...skewed, now: T0 });
+      const input = rotation(h(), skewed, T0 + MINUTE, { expectedGeneration: 0 });
+      const before = await snapshot(repo, skewed);
+      expect(await repo.rotate(input)).toEqual({ type: 'conflict' });
+      expect(await snapshot(repo, skewed)).toEqual(before);
     });
 
     const inactiveCases = [
