@@ -34,6 +34,7 @@ import type {
   SessionKitStats,
   SessionSummary,
 } from './services/types.js';
+import { clientContextFrom } from './services/validate.js';
 import { createRefreshTokenHasher } from './tokens/refresh-token.js';
 
 /** Options of {@link createSessionKit}. */
@@ -134,7 +135,7 @@ export interface SessionKit {
    * setInterval(() => void kit.deleteExpired({ batchSize: 1000 }), 5 * 60_000);
    * ```
    */
-  deleteExpired(options?: { batchSize?: number }): Promise<{ deleted: number }>;
+  deleteExpired(options?: { batchSize?: number } | null): Promise<{ deleted: number }>;
   /**
    * Active sessions and families, created today, average duration, expired cleaned, failed validations.
    *
@@ -199,6 +200,7 @@ export function createSessionKit(options: SessionKitOptions): SessionKit {
     throw new KeyError('signingKey must come from generateSigningKey() or importSigningKey()');
   }
   const config = parseSessionConfig(options.config);
+  assertOptionalOptions(options);
   const ctx: ServiceContext = {
     config,
     repository: options.repository,
@@ -216,11 +218,13 @@ export function createSessionKit(options: SessionKitOptions): SessionKit {
     config,
     repository: options.repository,
     issue: (input) => issue(ctx, input),
-    renew: (refreshToken, context) => renew(ctx, refreshToken, context),
+    // Only the context is checked here: any token value is the service's to reject as a value.
+    renew: async (refreshToken, context) => renew(ctx, refreshToken, renewContextFrom(context)),
     revoke: (scope) => revoke(ctx, scope),
     list: (subject) => list(ctx, subject),
     elevate: (sessionId, input) => elevate(ctx, sessionId, input),
     async touch(id) {
+      if (typeof id !== 'string') throw new InvalidArgumentError('touch() takes a session id string');
       if (!isUuidV7(id)) return false;
       const sessionId = id as SessionId;
       const found = await ctx.repository.findSession(sessionId);
@@ -232,7 +236,11 @@ export function createSessionKit(options: SessionKitOptions): SessionKit {
         idleExpiresAt: nextIdleDeadline(ctx, found.family, now),
       });
     },
-    async deleteExpired({ batchSize = 500 } = {}) {
+    async deleteExpired(options) {
+      if (options !== undefined && options !== null && typeof options !== 'object') {
+        throw new InvalidArgumentError('deleteExpired() takes { batchSize? } or nothing');
+      }
+      const batchSize = options?.batchSize === undefined ? 500 : options.batchSize;
       if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 100_000) {
         throw new InvalidArgumentError(
           `batchSize must be an integer from 1 to 100000 (got ${String(batchSize)})`,
@@ -267,6 +275,56 @@ export function createSessionKit(options: SessionKitOptions): SessionKit {
     jwks: () => ({ keys: [{ ...ctx.signingKey.publicJwk }] }),
     hashRefreshToken: (refreshToken) => ctx.hasher.hash(refreshToken),
   };
+}
+
+/**
+ * The optional collaborators, checked at construction so a wrong one fails here with its name
+ * rather than as a `TypeError` deep inside the first renewal. `pepper`'s length is the hasher's check.
+ */
+function assertOptionalOptions(options: SessionKitOptions): void {
+  const { clock, random, events, geoLookup, claimsSchema, pepper } = options;
+  if (clock !== undefined && !hasMethods(clock, ['now', 'sleep'])) {
+    throw new InvalidArgumentError(
+      'clock must be an object with now() and sleep(ms) (for example systemClock)',
+    );
+  }
+  if (random !== undefined && !hasMethods(random, ['bytes'])) {
+    throw new InvalidArgumentError('random must be an object with bytes(length) (for example cryptoRandom)');
+  }
+  if (events !== undefined && typeof events !== 'function') {
+    throw new InvalidArgumentError('events must be a function (event) => void');
+  }
+  if (geoLookup !== undefined && typeof geoLookup !== 'function') {
+    throw new InvalidArgumentError('geoLookup must be a function (ip) => { lat, lon } | null');
+  }
+  if (claimsSchema !== undefined) {
+    const standard: unknown = isObjectLike(claimsSchema) ? claimsSchema['~standard'] : undefined;
+    if (!hasMethods(standard, ['validate'])) {
+      throw new InvalidArgumentError(
+        "claimsSchema must be a Standard Schema (an object whose '~standard'.validate is a function, e.g. a zod schema)",
+      );
+    }
+  }
+  if (pepper !== undefined && !(pepper instanceof Uint8Array)) {
+    throw new InvalidArgumentError('pepper must be a Uint8Array of at least 32 bytes');
+  }
+}
+
+/** Checks the renewal context; returns one holding only the known client fields. */
+function renewContextFrom(context: RenewContext | null | undefined): RenewContext | null | undefined {
+  if (context === undefined || context === null) return context;
+  if (typeof context !== 'object' || Array.isArray(context)) {
+    throw new InvalidArgumentError('renew() context must be an object { client? } or nothing');
+  }
+  return context.client === undefined ? {} : { client: clientContextFrom(context.client, 'context.client') };
+}
+
+function isObjectLike(value: unknown): value is Record<PropertyKey, unknown> {
+  return (typeof value === 'object' && value !== null) || typeof value === 'function';
+}
+
+function hasMethods(value: unknown, methods: readonly string[]): boolean {
+  return isObjectLike(value) && methods.every((method) => typeof value[method] === 'function');
 }
 
 const REPOSITORY_METHODS = [

@@ -3,11 +3,13 @@
  * what was recorded at login (fingerprint, user agent) and at the last renewal (IP, location).
  * Each signal that fires gets a confidence and the policy configured for it; the caller applies
  * the strictest policy. Signals whose policy is `allow` are not even evaluated (no geo lookup).
+ * The app's geo lookup is untrusted: if it throws, rejects or answers with something that is not a
+ * location, the location is unknown and renewal proceeds without the impossible-travel signal.
  */
 
 import type { BindingPolicy, BindingSignal } from '../config/types.js';
 import type { ClientContext, Family, Session } from '../domain/types.js';
-import type { GeoPoint, ServiceContext } from './context.js';
+import type { GeoLookup, GeoPoint, ServiceContext } from './context.js';
 import type { BindingAlert } from './types.js';
 
 const SEVERITY: Record<BindingPolicy, number> = { allow: 0, flag: 1, reject: 2, revoke: 3 };
@@ -43,7 +45,11 @@ export async function evaluateBinding(
   if (binding.ip !== 'allow' && ipChanged) fire('ip', 0.3, binding.ip);
 
   if (binding.impossibleTravel !== 'allow' && ipChanged && ctx.geoLookup !== undefined) {
-    const [from, to] = await Promise.all([ctx.geoLookup(previousIp), ctx.geoLookup(presented.ip as string)]);
+    const lookup = ctx.geoLookup;
+    const [from, to] = await Promise.all([
+      locate(lookup, previousIp),
+      locate(lookup, presented.ip as string),
+    ]);
     if (from && to) {
       const km = distanceKm(from, to);
       const hours = Math.max(input.now - session.lastSeenAt, 1000) / 3_600_000;
@@ -65,6 +71,23 @@ export function strictestAction(alerts: readonly BindingAlert[]): BindingPolicy 
   let strictest: BindingPolicy = 'allow';
   for (const alert of alerts) if (SEVERITY[alert.action] > SEVERITY[strictest]) strictest = alert.action;
   return strictest;
+}
+
+/** The lookup's answer when it is a valid location; `null` (unknown) when it fails or answers garbage. */
+async function locate(lookup: GeoLookup, ip: string): Promise<GeoPoint | null> {
+  try {
+    const point: unknown = await lookup(ip);
+    return isGeoPoint(point) ? { lat: point.lat, lon: point.lon } : null;
+  } catch {
+    // A broken geo service must not lock users out: the location is simply unknown.
+    return null;
+  }
+}
+
+function isGeoPoint(value: unknown): value is GeoPoint {
+  if (typeof value !== 'object' || value === null) return false;
+  const { lat, lon } = value as Record<string, unknown>;
+  return typeof lat === 'number' && typeof lon === 'number' && Math.abs(lat) <= 90 && Math.abs(lon) <= 180;
 }
 
 /** Great-circle distance in kilometres (haversine). */

@@ -11,17 +11,27 @@ import { generateRefreshToken } from '../tokens/refresh-token.js';
 import { emitEvent, newSessionId, type ServiceContext } from './context.js';
 import { mintTokens, nextIdleDeadline } from './mint.js';
 import type { ElevateInput, ElevateResult } from './types.js';
+import { authContextFrom } from './validate.js';
 
-/** Replaces `sessionId` by a new session carrying the stronger `input` authentication. */
+/**
+ * Replaces `sessionId` by a new session carrying the stronger `input` authentication. The input is
+ * checked before anything is read: misuse throws `InvalidArgumentError`, an unknown id is a value.
+ */
 export async function elevate(ctx: ServiceContext, id: string, input: ElevateInput): Promise<ElevateResult> {
+  const now = ctx.clock.now();
   if (typeof input !== 'object' || input === null || !Array.isArray(input.amr)) {
     throw new InvalidArgumentError('elevate() needs { amr: string[], acr?, authTime? }');
   }
+  const authContext = authContextFrom(input, {
+    now,
+    clockSkewMs: ctx.config.clockSkewMs,
+    label: 'elevate() input',
+    topLevel: true,
+  });
   if (!isUuidV7(id)) return { type: 'rejected', reason: 'unknown' };
   const sessionId = id as SessionId;
   const found = await ctx.repository.findSession(sessionId);
   if (found === null) return { type: 'rejected', reason: 'unknown' };
-  const now = ctx.clock.now();
   const { session, family } = found;
   if (family.state === 'revoked' || session.state === 'revoked')
     return { type: 'rejected', reason: 'revoked' };
@@ -29,11 +39,6 @@ export async function elevate(ctx: ServiceContext, id: string, input: ElevateInp
   if (family.absoluteExpiresAt <= now || session.idleExpiresAt <= now)
     return { type: 'rejected', reason: 'expired' };
 
-  const authContext = {
-    authTime: input.authTime ?? now,
-    amr: [...input.amr],
-    ...(input.acr === undefined ? {} : { acr: input.acr }),
-  };
   const elevatedFamily = { ...family, authContext };
   const newSession: Session = {
     id: newSessionId(ctx),
@@ -55,6 +60,8 @@ export async function elevate(ctx: ServiceContext, id: string, input: ElevateInp
     issuedAt: now,
     state: 'current',
   };
+  // Signed before the write: a signing failure must not end the old session without a new one.
+  const tokens = await mintTokens(ctx, { family: elevatedFamily, session: newSession, refreshToken, now });
   const result = await ctx.repository.replaceSession({
     oldSessionId: session.id,
     familyId: family.id,
@@ -67,7 +74,6 @@ export async function elevate(ctx: ServiceContext, id: string, input: ElevateInp
     const again = await ctx.repository.findSession(sessionId);
     return { type: 'rejected', reason: again?.session.state === 'ended' ? 'session_ended' : 'revoked' };
   }
-  const tokens = await mintTokens(ctx, { family: elevatedFamily, session: newSession, refreshToken, now });
   emitEvent(ctx, {
     type: 'session.elevated',
     at: now,
@@ -75,7 +81,7 @@ export async function elevate(ctx: ServiceContext, id: string, input: ElevateInp
     previousSessionId: session.id,
     sessionId: newSession.id,
     subject: family.subject,
-    ...(input.acr === undefined ? {} : { acr: input.acr }),
+    ...(authContext.acr === undefined ? {} : { acr: authContext.acr }),
   });
   return {
     type: 'elevated',

@@ -3,21 +3,25 @@
  * tokens, enforcing `maxSessionsPerSubject` atomically in the repository.
  */
 
-import type { Family, RefreshTokenRecord, Session } from '../domain/types.js';
+import type { AuthContext, ClientContext, Family, RefreshTokenRecord, Session } from '../domain/types.js';
 import { InvalidArgumentError } from '../errors.js';
 import { RESERVED_CLAIMS } from '../tokens/access-token.js';
 import { generateRefreshToken, tokenHandle } from '../tokens/refresh-token.js';
 import { emitEvent, emitFamilyRevoked, newFamilyId, newSessionId, type ServiceContext } from './context.js';
 import { mintTokens, nextIdleDeadline } from './mint.js';
 import type { IssueInput, IssueResult } from './types.js';
+import { authContextFrom, clientContextFrom, isPlainObject, jsonClaims } from './validate.js';
 
 const MAX_SUBJECT_LENGTH = 255;
 
-/** Starts a new family for an authenticated subject. */
+/**
+ * Starts a new family for an authenticated subject. Every argument is checked, and the access
+ * token signed, before anything is stored: a misuse or a signing fault leaves no orphan family.
+ */
 export async function issue(ctx: ServiceContext, input: IssueInput): Promise<IssueResult> {
-  assertIssueInput(input);
-  const claims = await validateClaims(ctx, input.claims);
   const now = ctx.clock.now();
+  const { authContext, client } = assertIssueInput(ctx, input, now);
+  const claims = await validateClaims(ctx, input.claims);
   const familyId = newFamilyId(ctx);
   const sessionId = newSessionId(ctx);
   const { token: refreshToken } = generateRefreshToken(familyId, ctx.random);
@@ -28,12 +32,8 @@ export async function issue(ctx: ServiceContext, input: IssueInput): Promise<Iss
     subject: input.subject,
     createdAt: now,
     absoluteExpiresAt: now + ctx.config.familyAbsoluteTtlMs,
-    authContext: {
-      authTime: input.authContext?.authTime ?? now,
-      amr: [...(input.authContext?.amr ?? [])],
-      ...(input.authContext?.acr === undefined ? {} : { acr: input.authContext.acr }),
-    },
-    client: { ...input.client },
+    authContext,
+    client,
     grant: {
       clientId: input.clientId,
       ...(input.scope === undefined ? {} : { scope: input.scope }),
@@ -47,7 +47,7 @@ export async function issue(ctx: ServiceContext, input: IssueInput): Promise<Iss
     subject: input.subject,
     createdAt: now,
     lastSeenAt: now,
-    ...(input.client?.ip === undefined ? {} : { lastIp: input.client.ip }),
+    ...(client.ip === undefined ? {} : { lastIp: client.ip }),
     idleExpiresAt: nextIdleDeadline(ctx, family, now),
     generation: 0,
     state: 'active',
@@ -60,6 +60,8 @@ export async function issue(ctx: ServiceContext, input: IssueInput): Promise<Iss
     issuedAt: now,
     state: 'current',
   };
+  // Signed before the family exists: if signing fails, nothing was stored.
+  const tokens = await mintTokens(ctx, { family, session, refreshToken, now });
 
   const created = await ctx.repository.create({
     family,
@@ -79,7 +81,6 @@ export async function issue(ctx: ServiceContext, input: IssueInput): Promise<Iss
     });
     emitFamilyRevoked(ctx, { familyId: evicted, subject: input.subject, reason: 'evicted', at: now });
   }
-  const tokens = await mintTokens(ctx, { family, session, refreshToken, now });
   emitEvent(ctx, {
     type: 'session.issued',
     at: now,
@@ -91,7 +92,11 @@ export async function issue(ctx: ServiceContext, input: IssueInput): Promise<Iss
   return { type: 'issued', tokens, familyId, sessionId, evicted: created.evicted };
 }
 
-function assertIssueInput(input: IssueInput): void {
+function assertIssueInput(
+  ctx: ServiceContext,
+  input: IssueInput,
+  now: number,
+): { authContext: AuthContext; client: ClientContext } {
   if (typeof input !== 'object' || input === null) throw new InvalidArgumentError('issue() takes an object');
   if (
     typeof input.subject !== 'string' ||
@@ -108,14 +113,14 @@ function assertIssueInput(input: IssueInput): void {
   if (input.scope !== undefined && typeof input.scope !== 'string') {
     throw new InvalidArgumentError('scope must be a space-separated string');
   }
-  const amr = input.authContext?.amr;
-  if (amr !== undefined && (!Array.isArray(amr) || amr.some((method) => typeof method !== 'string'))) {
-    throw new InvalidArgumentError('authContext.amr must be an array of strings');
-  }
-  const authTime = input.authContext?.authTime;
-  if (authTime !== undefined && !Number.isFinite(authTime)) {
-    throw new InvalidArgumentError('authContext.authTime must be epoch milliseconds');
-  }
+  return {
+    authContext: authContextFrom(input.authContext, {
+      now,
+      clockSkewMs: ctx.config.clockSkewMs,
+      label: 'authContext',
+    }),
+    client: clientContextFrom(input.client, 'client'),
+  };
 }
 
 async function validateClaims(
@@ -123,19 +128,23 @@ async function validateClaims(
   claims: IssueInput['claims'],
 ): Promise<Readonly<Record<string, unknown>> | undefined> {
   if (claims === undefined) return undefined;
-  if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) {
-    throw new InvalidArgumentError('claims must be a plain object');
-  }
-  const reserved = Object.keys(claims).filter((name) => RESERVED_CLAIMS.has(name));
-  if (reserved.length > 0) {
-    throw new InvalidArgumentError(`claims may not set registered claims: ${reserved.join(', ')}`);
-  }
-  if (ctx.claimsSchema === undefined) return claims;
+  assertAppClaims(claims);
+  if (ctx.claimsSchema === undefined) return jsonClaims(claims);
   const result = await ctx.claimsSchema['~standard'].validate(claims);
   if (result.issues !== undefined) {
     throw new InvalidArgumentError(
       `claims do not match the claims schema: ${result.issues.map((issue) => issue.message).join('; ')}`,
     );
   }
-  return result.value as Readonly<Record<string, unknown>>;
+  // The schema may transform: what it returns is what gets stored and signed, so check it again.
+  assertAppClaims(result.value);
+  return jsonClaims(result.value);
+}
+
+function assertAppClaims(claims: unknown): asserts claims is Readonly<Record<string, unknown>> {
+  if (!isPlainObject(claims)) throw new InvalidArgumentError('claims must be a plain object');
+  const reserved = Object.keys(claims).filter((name) => RESERVED_CLAIMS.has(name));
+  if (reserved.length > 0) {
+    throw new InvalidArgumentError(`claims may not set registered claims: ${reserved.join(', ')}`);
+  }
 }

@@ -19,6 +19,7 @@ export async function revoke(ctx: ServiceContext, scope: RevokeScope): Promise<R
   return match(scope)
     .with({ type: 'session' }, async ({ sessionId: id, reason = 'logout' }) => {
       assertReason(reason);
+      assertIdField('sessionId', id);
       if (!isUuidV7(id)) return NOTHING;
       const sessionId = id as SessionId;
       const found = await ctx.repository.findSession(sessionId);
@@ -38,6 +39,7 @@ export async function revoke(ctx: ServiceContext, scope: RevokeScope): Promise<R
     })
     .with({ type: 'family' }, async ({ familyId: id, reason = 'logout' }) => {
       assertReason(reason);
+      assertIdField('familyId', id);
       if (!isUuidV7(id)) return NOTHING;
       const familyId = id as FamilyId;
       const found = await ctx.repository.findFamily(familyId);
@@ -56,6 +58,7 @@ export async function revoke(ctx: ServiceContext, scope: RevokeScope): Promise<R
     .with({ type: 'subject_except' }, async ({ subject, exceptFamilyId, reason = 'logout' }) => {
       assertReason(reason);
       assertSubject(subject);
+      assertIdField('exceptFamilyId', exceptFamilyId);
       // A malformed exception would silently revoke every family, the caller's own included.
       if (!isUuidV7(exceptFamilyId))
         throw new InvalidArgumentError('exceptFamilyId must be a family id (UUIDv7)');
@@ -91,6 +94,16 @@ function assertReason(reason: unknown): asserts reason is RevokeReason {
 
 function assertSubject(subject: unknown): void {
   if (typeof subject !== 'string' || subject.length === 0) {
-    throw new InvalidArgumentError('subject must be a non-empty string');
+    throw new InvalidArgumentError('revoke scope subject must be a non-empty string');
+  }
+}
+
+/**
+ * A missing or non-string id is a programming error (a wrong field name, a number); a string that
+ * is not a UUIDv7 is a stale or forged value from outside and matches nothing.
+ */
+function assertIdField(field: 'sessionId' | 'familyId' | 'exceptFamilyId', id: unknown): void {
+  if (typeof id !== 'string') {
+    throw new InvalidArgumentError(`revoke scope ${field} must be a string (a UUIDv7 id)`);
   }
 }
