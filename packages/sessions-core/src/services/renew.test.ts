@@ -26,6 +26,7 @@ import {
   TEST_AUDIENCE,
   TEST_ISSUER,
   TEST_START,
+  type TestKitOverrides,
   verifyAccessToken,
 } from '../test-support/fixtures.js';
 import { formatRefreshToken } from '../tokens/refresh-token.js';
@@ -37,6 +38,39 @@ function neverIssuedToken(familyId?: string): string {
 }
 
 const secretOf = (refreshToken: string): string => refreshToken.slice(refreshToken.indexOf('.') + 1);
+
+/**
+ * Two renewals of one token: the holder takes the lease and pauses just before its CAS; the waiter
+ * arrives, finds the lease held and starts waiting; then the holder completes.
+ */
+async function raceAgainstPausedHolder(config: TestKitOverrides['config']) {
+  const holderInRotate = deferred();
+  const releaseHolder = deferred();
+  let paused = false;
+  const t = await createTestKit({
+    config: { leaseWait: '2s', ...config },
+    wrapRepository: (repository) =>
+      interceptRepository(repository, {
+        rotate: async (original, input) => {
+          if (!paused) {
+            paused = true;
+            holderInRotate.resolve();
+            await releaseHolder.promise;
+          }
+          return original(input);
+        },
+      }),
+  });
+  const issued = await issueOk(t.kit);
+  const sleep = vi.spyOn(t.clock, 'sleep');
+  const holder = t.kit.renew(issued.tokens.refreshToken);
+  await holderInRotate.promise;
+  const waiter = t.kit.renew(issued.tokens.refreshToken);
+  await vi.waitFor(() => expect(sleep).toHaveBeenCalled());
+  releaseHolder.resolve();
+  const [held, waited] = await Promise.all([holder, waiter]);
+  return { t, held, waited };
+}
 
 describe('renew: current token, session and family active', () => {
   it('rotates: a new refresh token and a verifiable at+jwt access token with every claim', async () => {
@@ -249,33 +283,7 @@ describe('renew: the session lease is held by another renewal', () => {
   });
 
   it('when the holder rotates during the wait, the waiter gets the same successor (reused)', async () => {
-    const holderInRotate = deferred();
-    const releaseHolder = deferred();
-    let paused = false;
-    const t = await createTestKit({
-      config: { leaseWait: '2s' },
-      wrapRepository: (repository) =>
-        interceptRepository(repository, {
-          // The first rotation (the holder's) pauses after taking the lease, just before its CAS.
-          rotate: async (original, input) => {
-            if (!paused) {
-              paused = true;
-              holderInRotate.resolve();
-              await releaseHolder.promise;
-            }
-            return original(input);
-          },
-        }),
-    });
-    const issued = await issueOk(t.kit);
-    const sleep = vi.spyOn(t.clock, 'sleep');
-
-    const holder = t.kit.renew(issued.tokens.refreshToken);
-    await holderInRotate.promise;
-    const waiter = t.kit.renew(issued.tokens.refreshToken);
-    await vi.waitFor(() => expect(sleep).toHaveBeenCalled());
-    releaseHolder.resolve();
-    const [held, waited] = await Promise.all([holder, waiter]);
+    const { t, held, waited } = await raceAgainstPausedHolder({});
 
     const holderResult = renewedOrThrow(held);
     const waiterResult = renewedOrThrow(waited);
@@ -294,32 +302,7 @@ describe('renew: the session lease is held by another renewal', () => {
 
 describe('renew: a waiter that lost the race when no grace applies', () => {
   it('with reuseGrace 0, a renewal that found the token current is told superseded, not treated as a replay', async () => {
-    const holderInRotate = deferred();
-    const releaseHolder = deferred();
-    let paused = false;
-    const t = await createTestKit({
-      config: { leaseWait: '2s', reuseGrace: 0 },
-      wrapRepository: (repository) =>
-        interceptRepository(repository, {
-          rotate: async (original, input) => {
-            if (!paused) {
-              paused = true;
-              holderInRotate.resolve();
-              await releaseHolder.promise;
-            }
-            return original(input);
-          },
-        }),
-    });
-    const issued = await issueOk(t.kit);
-    const sleep = vi.spyOn(t.clock, 'sleep');
-
-    const holder = t.kit.renew(issued.tokens.refreshToken);
-    await holderInRotate.promise;
-    const waiter = t.kit.renew(issued.tokens.refreshToken);
-    await vi.waitFor(() => expect(sleep).toHaveBeenCalled());
-    releaseHolder.resolve();
-    const [held, waited] = await Promise.all([holder, waiter]);
+    const { t, held, waited } = await raceAgainstPausedHolder({ reuseGrace: 0 });
 
     const holderResult = renewedOrThrow(held);
     expect(waited).toEqual({ type: 'rejected', reason: 'superseded' });
