@@ -19,14 +19,33 @@ export interface RandomSource {
  */
 export const cryptoRandom: RandomSource = {
   bytes(length) {
-    const out = new Uint8Array(length);
-    // getRandomValues fills at most 65 536 bytes per call.
-    for (let offset = 0; offset < length; offset += 65_536) {
-      globalThis.crypto.getRandomValues(out.subarray(offset, Math.min(length, offset + 65_536)));
+    if (length <= POOLED_REQUEST_MAX) {
+      // Small requests (secrets, nonces, ids) are served from a pool refilled in one call: each
+      // platform call costs microseconds of overhead, and a renewal makes several. Bytes are
+      // handed out once and never reused.
+      if (poolOffset + length > pool.length) {
+        fill(pool);
+        poolOffset = 0;
+      }
+      const out = pool.slice(poolOffset, poolOffset + length);
+      poolOffset += length;
+      return out;
     }
-    return out;
+    return fill(new Uint8Array(length));
   },
 };
+
+const POOLED_REQUEST_MAX = 256;
+const pool = new Uint8Array(8192);
+let poolOffset = pool.length;
+
+function fill(out: Uint8Array): Uint8Array {
+  // getRandomValues fills at most 65 536 bytes per call.
+  for (let offset = 0; offset < out.length; offset += 65_536) {
+    globalThis.crypto.getRandomValues(out.subarray(offset, Math.min(out.length, offset + 65_536)));
+  }
+  return out;
+}
 
 /**
  * A deterministic generator (xoshiro128**) for tests: the same seed yields the same bytes.
