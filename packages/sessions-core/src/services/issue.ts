@@ -10,7 +10,13 @@ import { generateRefreshToken, tokenHandle } from '../tokens/refresh-token.js';
 import { emitEvent, emitFamilyRevoked, newFamilyId, newSessionId, type ServiceContext } from './context.js';
 import { mintTokens, nextIdleDeadline } from './mint.js';
 import type { IssueInput, IssueResult } from './types.js';
-import { authContextFrom, clientContextFrom, isPlainObject, jsonClaims } from './validate.js';
+import {
+  assertNonEmptyString,
+  authContextFrom,
+  clientContextFrom,
+  isPlainObject,
+  jsonClaims,
+} from './validate.js';
 
 const MAX_SUBJECT_LENGTH = 255;
 
@@ -107,9 +113,7 @@ function assertIssueInput(
       `subject must be a non-empty string of at most ${MAX_SUBJECT_LENGTH} characters`,
     );
   }
-  if (typeof input.clientId !== 'string' || input.clientId.length === 0) {
-    throw new InvalidArgumentError('clientId must be a non-empty string');
-  }
+  assertNonEmptyString(input.clientId, 'clientId');
   if (input.scope !== undefined && typeof input.scope !== 'string') {
     throw new InvalidArgumentError('scope must be a space-separated string');
   }

@@ -3,15 +3,13 @@
  * page. The output carries ids, times and client context — never token material.
  */
 
-import { InvalidArgumentError } from '../errors.js';
 import type { ServiceContext } from './context.js';
 import type { SessionSummary } from './types.js';
+import { assertNonEmptyString } from './validate.js';
 
 /** Lists a subject's live sessions. */
 export async function list(ctx: ServiceContext, subject: string): Promise<SessionSummary[]> {
-  if (typeof subject !== 'string' || subject.length === 0) {
-    throw new InvalidArgumentError('subject must be a non-empty string');
-  }
+  assertNonEmptyString(subject, 'subject');
   const now = ctx.clock.now();
   const families = await ctx.repository.listFamilies({ subject, now });
   const summaries: SessionSummary[] = [];

@@ -10,6 +10,7 @@ import { REVOKE_REASONS, type RevokeReason } from '../domain/types.js';
 import { InvalidArgumentError } from '../errors.js';
 import { emitEvent, emitFamilyRevoked, type ServiceContext } from './context.js';
 import type { RevokeOutcome, RevokeScope } from './types.js';
+import { assertNonEmptyString } from './validate.js';
 
 const NOTHING: RevokeOutcome = { families: [], sessions: [] };
 
@@ -50,14 +51,14 @@ export async function revoke(ctx: ServiceContext, scope: RevokeScope): Promise<R
     })
     .with({ type: 'subject' }, async ({ subject, reason = 'admin' }) => {
       assertReason(reason);
-      assertSubject(subject);
+      assertNonEmptyString(subject, 'revoke scope subject');
       const result = await ctx.repository.revokeSubject({ subject, reason, now });
       announce(ctx, subject, result, reason, now);
       return result;
     })
     .with({ type: 'subject_except' }, async ({ subject, exceptFamilyId, reason = 'logout' }) => {
       assertReason(reason);
-      assertSubject(subject);
+      assertNonEmptyString(subject, 'revoke scope subject');
       assertIdField('exceptFamilyId', exceptFamilyId);
       // A malformed exception would silently revoke every family, the caller's own included.
       if (!isUuidV7(exceptFamilyId))
@@ -89,12 +90,6 @@ function announce(
 function assertReason(reason: unknown): asserts reason is RevokeReason {
   if (!REVOKE_REASONS.includes(reason as RevokeReason)) {
     throw new InvalidArgumentError(`revoke reason must be one of ${REVOKE_REASONS.join(', ')}`);
-  }
-}
-
-function assertSubject(subject: unknown): void {
-  if (typeof subject !== 'string' || subject.length === 0) {
-    throw new InvalidArgumentError('revoke scope subject must be a non-empty string');
   }
 }
 

@@ -30,6 +30,21 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 }
 
 /**
+ * Throws `InvalidArgumentError` unless `value` is a non-empty string.
+ *
+ * @param label How the caller names the value in the message, e.g. `'subject'`.
+ * @example
+ * ```ts
+ * assertNonEmptyString(subject, 'subject'); // "subject must be a non-empty string"
+ * ```
+ */
+export function assertNonEmptyString(value: unknown, label: string): asserts value is string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new InvalidArgumentError(`${label} must be a non-empty string`);
+  }
+}
+
+/**
  * Checks a client context (`undefined` or a plain object whose `ip`, `userAgent`, `deviceId` and
  * `fingerprint` are each `undefined` or a string of at most 1024 characters) and returns a copy
  * holding only those fields.
