@@ -65,6 +65,8 @@ interface StoreState {
   readonly sessions: Map<SessionId, Session>;
   readonly tokens: Map<TokenHash, RefreshTokenRecord>;
   readonly bySubject: Map<string, Set<FamilyId>>;
+  /** Hashes of the records still holding a sealed successor, so cleanup need not scan every token. */
+  readonly sealed: Set<TokenHash>;
   expiredDeleted: number;
 }
 
@@ -117,6 +119,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     sessions: new RecordMap(),
     tokens: new RecordMap(),
     bySubject: new Map(),
+    sealed: new Set(),
     expiredDeleted: 0,
   };
   const store: MemoryStore = {
@@ -125,6 +128,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       state.sessions.clear();
       state.tokens.clear();
       state.bySubject.clear();
+      state.sealed.clear();
       state.expiredDeleted = 0;
     },
     dump() {
@@ -280,6 +284,7 @@ class MemoryRepository implements SessionRepository {
       successorHash: input.successor.hash,
       sealedSuccessor: input.sealedSuccessor,
     });
+    this.#s.sealed.add(token.hash);
     this.#s.tokens.set(input.successor.hash, input.successor);
     entry.tokenHashes.add(input.successor.hash);
     const rotated: Session = {
@@ -394,14 +399,14 @@ class MemoryRepository implements SessionRepository {
         deleted += 1;
       }
     }
-    for (const token of this.#s.tokens.values()) {
-      if (
-        token.sealedSuccessor !== undefined &&
-        token.rotatedAt !== undefined &&
-        token.rotatedAt <= input.sealedBefore
-      ) {
+    for (const hash of this.#s.sealed) {
+      const token = this.#s.tokens.get(hash);
+      if (token?.sealedSuccessor === undefined) {
+        this.#s.sealed.delete(hash);
+      } else if (token.rotatedAt !== undefined && token.rotatedAt <= input.sealedBefore) {
         const { sealedSuccessor: _dropped, ...rest } = token;
-        this.#s.tokens.set(token.hash, rest);
+        this.#s.tokens.set(hash, rest);
+        this.#s.sealed.delete(hash);
       }
     }
     this.#s.expiredDeleted += deleted;
@@ -516,7 +521,10 @@ class MemoryRepository implements SessionRepository {
 
   #deleteFamily(entry: FamilyEntry): void {
     for (const sessionId of entry.sessionIds) this.#s.sessions.delete(sessionId);
-    for (const hash of entry.tokenHashes) this.#s.tokens.delete(hash);
+    for (const hash of entry.tokenHashes) {
+      this.#s.tokens.delete(hash);
+      this.#s.sealed.delete(hash);
+    }
     this.#s.families.delete(entry.family.id);
     const subjectFamilies = this.#s.bySubject.get(entry.family.subject);
     subjectFamilies?.delete(entry.family.id);
