@@ -9,13 +9,8 @@
 
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import {
-  type DurationRange,
-  describeInput,
-  describeRange,
-  durationSchema,
-  formatDuration,
-} from './duration.js';
+import { type DurationRange, describeInput, describeRange, formatDuration } from './duration.js';
+import { durationSchema } from './duration-schema.js';
 import { ASSURANCE_PRESETS, BASE_BINDING_DEFAULTS } from './presets.js';
 import type { BindingConfig, SessionConfig } from './types.js';
 

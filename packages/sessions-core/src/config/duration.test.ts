@@ -5,7 +5,8 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { describeInput, durationSchema, formatDuration, parseDuration } from './duration.js';
+import { describeInput, formatDuration, parseDuration } from './duration.js';
+import { durationSchema } from './duration-schema.js';
 
 describe('parseDuration', () => {
   it.each([

@@ -1,12 +1,10 @@
 /**
  * Durations in configuration: parsing the two accepted forms (a number of seconds, or a string such as
  * `'500ms'`, `'10s'`, `'5m'`, `'12h'`, `'30d'`) into whole milliseconds, formatting milliseconds back into
- * the shortest exact form for error messages, and the zod schema that `config.ts` builds every duration
- * field from. Anything that is not exactly one of those forms is rejected rather than guessed at:
+ * the shortest exact form for error messages. The zod schema built on them lives in `duration-schema.ts`,
+ * so the edge verifier can parse durations without loading zod. Anything that is not exactly one of those forms is rejected rather than guessed at:
  * `'5 minutes'`, `'1e3s'`, `'-1s'` and `'1h30m'` are all invalid.
  */
-
-import { z } from 'zod';
 
 const UNIT_MS = {
   ms: 1,
@@ -111,45 +109,4 @@ export function describeInput(value: unknown): string {
   if (value === undefined) return 'undefined';
   if (Array.isArray(value)) return 'an array';
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
-}
-
-const FORMS = "a number of seconds or a string such as '500ms', '10s', '5m', '12h', '30d'";
-
-/**
- * A zod schema for one duration field: accepts {@link DurationInput}, outputs milliseconds, and rejects
- * both unparseable values and values outside `range`. Issue messages start with `must …` so the caller
- * can prefix the field name: `accessTokenTtl must be between 10s and 1h (got 2h)`.
- *
- * @example
- * ```ts
- * const ttl = durationSchema({ min: 10_000, max: 3_600_000 });
- * ttl.parse('5m'); // 300_000
- * ```
- */
-export function durationSchema(range: DurationRange) {
-  const expected = `must be a duration ${describeRange(range)}: ${FORMS}`;
-  return z
-    .union([z.number(), z.string()], {
-      error: (issue) => `${expected} (got ${describeInput(issue.input)})`,
-    })
-    .transform((value, ctx) => {
-      const ms = parseDuration(value);
-      if (ms === null) {
-        ctx.issues.push({
-          code: 'custom',
-          input: value,
-          message: `${expected} (got ${describeInput(value)})`,
-        });
-        return z.NEVER;
-      }
-      if (ms < range.min || ms > range.max) {
-        ctx.issues.push({
-          code: 'custom',
-          input: value,
-          message: `must be ${describeRange(range)} (got ${formatDuration(ms)})`,
-        });
-        return z.NEVER;
-      }
-      return ms;
-    });
 }
