@@ -50,8 +50,18 @@ export {
 } from './errors.js';
 export type { EventSink, RejectReason, SessionEvent, SessionEventType } from './events/events.js';
 export {
+  createKeySet,
+  type KeySet,
+  type KeySetEntry,
+  type KeySetOptions,
+  type KeyState,
+} from './keys/key-set.js';
+export {
+  exportPublicKey,
+  exportSigningKey,
   generateSigningKey,
   importSigningKey,
+  type KeyFormat,
   publicPart,
   SIGNING_ALGORITHMS,
   type SigningAlgorithm,
@@ -93,7 +103,12 @@ export type {
   SessionSummary,
   TokenSet,
 } from './services/types.js';
-export { createSessionKit, type SessionKit, type SessionKitOptions } from './session-kit.js';
+export {
+  createSessionKit,
+  type SessionKit,
+  type SessionKitCommonOptions,
+  type SessionKitOptions,
+} from './session-kit.js';
 export { RESERVED_CLAIMS } from './tokens/access-token.js';
 export {
   createRefreshTokenHasher,

@@ -2,16 +2,18 @@
  * `createSessionKit`: the authority's entry point. It validates configuration once, at
  * construction, and binds the lifecycle services (`issue`, `renew`, `revoke`, `list`, `elevate`)
  * plus maintenance (`touch`, `deleteExpired`, `stats`) and the public JWKS to one repository,
- * clock, random source and signing key.
+ * clock, random source and key set (a single signing key is wrapped into a one-key set).
  */
 
 import type { JWK } from 'jose';
 import { parseSessionConfig, type SessionConfigInput } from './config/config.js';
+import { formatDuration } from './config/duration.js';
 import type { SessionConfig } from './config/types.js';
 import { isUuidV7, type SessionId, type TokenHash } from './domain/ids.js';
 import { InvalidArgumentError, KeyError } from './errors.js';
 import type { EventSink } from './events/events.js';
-import type { SigningKey } from './keys/signing-key.js';
+import { createKeySet, type KeySet } from './keys/key-set.js';
+import { assertSigningKey, type SigningKey } from './keys/signing-key.js';
 import type { SessionRepository } from './repository/repository.js';
 import { type Clock, systemClock } from './runtime/clock.js';
 import { cryptoRandom, type RandomSource } from './runtime/random.js';
@@ -37,10 +39,24 @@ import type {
 import { clientContextFrom } from './services/validate.js';
 import { createRefreshTokenHasher } from './tokens/refresh-token.js';
 
-/** Options of {@link createSessionKit}. */
-export interface SessionKitOptions {
+/**
+ * Options of {@link createSessionKit}: the shared ones plus exactly one of `signingKey` (a single
+ * key, wrapped into a one-key set whose lifetime and skew are the config's `accessTokenTtl` and
+ * `clockSkew`) or `keys` (a {@link KeySet} for rotation).
+ */
+export type SessionKitOptions = SessionKitCommonOptions &
+  (
+    | { readonly signingKey: SigningKey; readonly keys?: never }
+    | {
+        /** Its `maxTokenLifetimeMs` must be at least the config's `accessTokenTtl`. */
+        readonly keys: KeySet;
+        readonly signingKey?: never;
+      }
+  );
+
+/** The options of {@link createSessionKit} other than the signing key(s). */
+export interface SessionKitCommonOptions {
   readonly repository: SessionRepository;
-  readonly signingKey: SigningKey;
   /** Parsed with zod; invalid values throw `ConfigError` here, naming the field and allowed range. */
   readonly config: SessionConfigInput;
   readonly clock?: Clock;
@@ -60,6 +76,11 @@ export interface SessionKit {
   readonly config: SessionConfig;
   /** The repository the kit was created with. */
   readonly repository: SessionRepository;
+  /**
+   * The key set tokens are signed with: the one passed as `keys`, or the one-key set wrapping
+   * `signingKey`. Rotate through it (`publish`, `promote`, `drop`); minting follows at once.
+   */
+  readonly keys: KeySet;
   /**
    * Starts a new family after the app has authenticated `subject`. Enforces
    * `maxSessionsPerSubject`; throws `InvalidArgumentError` for bad input (e.g. reserved claims).
@@ -146,11 +167,14 @@ export interface SessionKit {
    */
   stats(): Promise<SessionKitStats>;
   /**
-   * The public JWKS (no private members), for `/.well-known/jwks.json`.
+   * The public JWKS (no private members), for `/.well-known/jwks.json`: `kit.keys.jwks()`, so it
+   * follows the key set's rotation.
    *
    * @example
    * ```ts
-   * app.get('/.well-known/jwks.json', (_req, res) => res.json(kit.jwks()));
+   * app.get('/.well-known/jwks.json', (_req, res) =>
+   *   res.set('Cache-Control', `public, max-age=${kit.keys.jwksMaxAge()}`).json(kit.jwks()),
+   * );
    * ```
    */
   jwks(): { keys: JWK[] };
@@ -196,18 +220,18 @@ export function createSessionKit(options: SessionKitOptions): SessionKit {
     throw new InvalidArgumentError('createSessionKit() takes an options object');
   }
   assertRepository(options.repository);
-  if (typeof options.signingKey?.kid !== 'string' || options.signingKey.privateKey === undefined) {
-    throw new KeyError('signingKey must come from generateSigningKey() or importSigningKey()');
-  }
+  assertKeyOptions(options);
   const config = parseSessionConfig(options.config);
   assertOptionalOptions(options);
+  const clock = options.clock ?? systemClock;
+  const keys = keySetFrom(options, config, clock);
   const ctx: ServiceContext = {
     config,
     repository: options.repository,
-    clock: options.clock ?? systemClock,
+    clock,
     random: options.random ?? cryptoRandom,
     hasher: createRefreshTokenHasher(options.pepper === undefined ? {} : { pepper: options.pepper }),
-    signingKey: options.signingKey,
+    keys,
     events: options.events,
     claimsSchema: options.claimsSchema,
     geoLookup: options.geoLookup,
@@ -217,6 +241,7 @@ export function createSessionKit(options: SessionKitOptions): SessionKit {
   return {
     config,
     repository: options.repository,
+    keys,
     issue: (input) => issue(ctx, input),
     // Only the context is checked here: any token value is the service's to reject as a value.
     renew: async (refreshToken, context) => renew(ctx, refreshToken, renewContextFrom(context)),
@@ -272,9 +297,54 @@ export function createSessionKit(options: SessionKitOptions): SessionKit {
         failedValidations: ctx.counters.failedValidations,
       };
     },
-    jwks: () => ({ keys: [{ ...ctx.signingKey.publicJwk }] }),
+    jwks: () => keys.jwks(),
     hashRefreshToken: (refreshToken) => ctx.hasher.hash(refreshToken),
   };
+}
+
+/** Exactly one of `signingKey` and `keys`, checked before the config so a missing key is named first. */
+function assertKeyOptions(options: SessionKitOptions): void {
+  const { signingKey, keys } = options as { signingKey?: unknown; keys?: unknown };
+  if (signingKey !== undefined && keys !== undefined) {
+    throw new KeyError('pass either signingKey (one key) or keys (a key set from createKeySet()), not both');
+  }
+  if (signingKey === undefined && keys === undefined) {
+    throw new KeyError(
+      'a signing key is required: signingKey from generateSigningKey() or importSigningKey(), or keys from createKeySet()',
+    );
+  }
+  if (signingKey !== undefined) {
+    assertSigningKey(signingKey, 'signingKey');
+  } else if (!hasMethods(keys, KEY_SET_METHODS)) {
+    throw new KeyError(`keys must be a key set from createKeySet() (with ${KEY_SET_METHODS.join(', ')})`);
+  }
+}
+
+const KEY_SET_METHODS = ['current', 'jwks', 'jwksMaxAge', 'entries', 'publish', 'promote', 'drop'] as const;
+
+/**
+ * The kit's key set: `signingKey` wrapped with the config's TTL and skew, or the app's own set,
+ * refused when a key could leave the JWKS while tokens the kit signed with it are still valid.
+ */
+function keySetFrom(options: SessionKitOptions, config: SessionConfig, clock: Clock): KeySet {
+  if (options.signingKey !== undefined) {
+    return createKeySet({
+      current: options.signingKey,
+      clock,
+      maxTokenLifetimeMs: config.accessTokenTtlMs,
+      clockSkewMs: config.clockSkewMs,
+    });
+  }
+  const { keys } = options;
+  const lifetime: unknown = keys.maxTokenLifetimeMs;
+  if (typeof lifetime !== 'number' || !(lifetime >= config.accessTokenTtlMs)) {
+    throw new KeyError(
+      `keys.maxTokenLifetimeMs (${typeof lifetime === 'number' ? formatDuration(lifetime) : String(lifetime)}) must be at least accessTokenTtl (${formatDuration(config.accessTokenTtlMs)}): ` +
+        'otherwise a retired key leaves the JWKS while tokens it signed are still valid',
+    );
+  }
+  assertSigningKey(keys.current(), 'keys.current()');
+  return keys;
 }
 
 /**

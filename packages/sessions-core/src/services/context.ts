@@ -1,6 +1,6 @@
 /**
  * What every lifecycle service needs, gathered once by `createSessionKit`: resolved config, the
- * repository, clock, randomness, token hasher, signing key and event sink. Services are plain
+ * repository, clock, randomness, token hasher, key set and event sink. Services are plain
  * functions of this context so each lives in its own file and is tested through the kit.
  */
 
@@ -8,7 +8,7 @@ import type { SessionConfig } from '../config/types.js';
 import { type FamilyId, type LeaseId, type SessionId, uuidv7 } from '../domain/ids.js';
 import type { RevokeReason } from '../domain/types.js';
 import { type EventSink, emit, type RejectReason, type SessionEvent } from '../events/events.js';
-import type { SigningKey } from '../keys/signing-key.js';
+import type { KeySet } from '../keys/key-set.js';
 import type { SessionRepository } from '../repository/repository.js';
 import type { Clock } from '../runtime/clock.js';
 import type { RandomSource } from '../runtime/random.js';
@@ -48,7 +48,8 @@ export interface ServiceContext {
   readonly clock: Clock;
   readonly random: RandomSource;
   readonly hasher: RefreshTokenHasher;
-  readonly signingKey: SigningKey;
+  /** Read at each minting: the key that signs is whichever is current then. */
+  readonly keys: KeySet;
   readonly events: EventSink | undefined;
   readonly claimsSchema: ClaimsSchema | undefined;
   readonly geoLookup: GeoLookup | undefined;

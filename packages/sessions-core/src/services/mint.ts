@@ -1,6 +1,7 @@
 /**
- * Turns a family and session into the token set a client receives: a fresh signed access token
- * (never outliving the family) plus the refresh token the caller already generated or recovered.
+ * Turns a family and session into the token set a client receives: a fresh access token signed with
+ * the key set's current key at the time of minting (never outliving the family) plus the refresh
+ * token the caller already generated or recovered.
  */
 
 import type { Family, Session } from '../domain/types.js';
@@ -17,7 +18,7 @@ export async function mintTokens(
   const { family, session, now } = input;
   const accessTokenExpiresAt = Math.min(now + ctx.config.accessTokenTtlMs, family.absoluteExpiresAt);
   const accessToken = await signAccessToken({
-    key: ctx.signingKey,
+    key: ctx.keys.current(),
     issuer: ctx.config.issuer,
     audience: ctx.config.audience,
     subject: family.subject,

@@ -8,6 +8,7 @@
 import { createLocalJWKSet, decodeProtectedHeader, type JWTPayload, jwtVerify } from 'jose';
 import type { SessionConfigInput } from '../config/config.js';
 import type { SessionEvent, SessionEventType } from '../events/events.js';
+import type { KeySet } from '../keys/key-set.js';
 import { generateSigningKey, type SigningKey } from '../keys/signing-key.js';
 import {
   createMemoryRepository,
@@ -49,6 +50,8 @@ export interface TestKitOverrides {
   /** Fields spread over {@link BASE_CONFIG}. */
   readonly config?: Partial<SessionConfigInput>;
   readonly signingKey?: SigningKey;
+  /** Builds the kit's key set on the test's fake clock (instead of wrapping `signingKey`). */
+  readonly keys?: (clock: FakeClock) => KeySet;
   /** Options of the memory store (for example a capacity). */
   readonly capacity?: number;
   /** Wraps the memory repository before the kit sees it (see {@link interceptRepository}). */
@@ -68,6 +71,7 @@ export interface TestKit {
   /** The repository the kit uses (the wrapped one when `wrapRepository` was given). */
   readonly repository: SessionRepository;
   readonly store: MemoryStore;
+  /** The key that was current when the kit was created. */
   readonly signingKey: SigningKey;
   /** The recorded events of one type. */
   eventsOf<T extends SessionEventType>(type: T): Extract<SessionEvent, { type: T }>[];
@@ -101,10 +105,11 @@ export async function createTestKit(overrides: TestKitOverrides = {}): Promise<T
   });
   const base = createMemoryRepository({ store });
   const repository = overrides.wrapRepository ? overrides.wrapRepository(base) : base;
-  const signingKey = overrides.signingKey ?? (await defaultSigningKey());
+  const keys = overrides.keys?.(clock);
+  const signingKey = keys?.current() ?? overrides.signingKey ?? (await defaultSigningKey());
   const kit = createSessionKit({
     repository,
-    signingKey,
+    ...(keys === undefined ? { signingKey } : { keys }),
     config: { ...BASE_CONFIG, ...overrides.config } as SessionConfigInput,
     clock,
     random: createSeededRandom(overrides.seed ?? 7),
