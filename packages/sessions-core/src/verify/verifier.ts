@@ -175,6 +175,7 @@ const BAD_AUDIENCE = refusal('invalid_audience', 'the token audience does not in
 const EXPIRED = refusal('expired', 'the token has expired');
 const NOT_YET_VALID = refusal('not_yet_valid', 'the token is not valid yet');
 const REVOKED = refusal('revoked', 'the session has been revoked');
+const PROTO_KEY = refusal('malformed', 'the token payload has a "__proto__" member');
 
 function claimTypeError(claim: string, expected: string): VerifyError {
   return refusal('malformed', `the "${claim}" claim must be ${expected}`);
@@ -471,13 +472,21 @@ export function buildVerifier<Claims extends AccessTokenClaims = AccessTokenClai
     if (!verified) return failed(BAD_SIGNATURE);
 
     let claims: unknown;
+    let payloadText: string;
     try {
-      claims = JSON.parse(utf8Decoder.decode(payloadBytes));
+      payloadText = utf8Decoder.decode(payloadBytes);
+      claims = JSON.parse(payloadText);
     } catch {
       return failed(MALFORMED_PAYLOAD);
     }
     if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) {
       return failed(MALFORMED_PAYLOAD);
+    }
+    // JSON.parse keeps "__proto__" as an own member, harmless here but a trap for an app that later
+    // merges the claims with Object.assign or a deep merge. The text test keeps the common case free;
+    // "\u" covers an escaped spelling of the key.
+    if ((payloadText.includes('__proto__') || payloadText.includes('\\u')) && hasProtoKey(claims)) {
+      return failed(PROTO_KEY);
     }
     const nowMs = clock.now();
     const invalid = checkClaims(claims as Record<string, unknown>, nowMs);
@@ -494,6 +503,16 @@ export function buildVerifier<Claims extends AccessTokenClaims = AccessTokenClai
   }
 
   return { verify, keys };
+}
+
+/** Whether `value` has a `__proto__` own member at any depth. */
+function hasProtoKey(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (Array.isArray(value)) return value.some(hasProtoKey);
+  for (const key of Object.keys(value)) {
+    if (key === '__proto__' || hasProtoKey((value as Record<string, unknown>)[key])) return true;
+  }
+  return false;
 }
 
 /** A JWT NumericDate: a finite, non-negative number of seconds within the safe range of Date. */
