@@ -1,11 +1,13 @@
 /**
- * `pnpm bench`: runs every suite (or those named in argv, e.g. `pnpm bench core`) and writes each
- * one's section of docs/benchmarks.md. Benchmarks are not tests: nothing here asserts a timing.
+ * `pnpm bench`: runs every suite (or those named in argv, e.g. `pnpm bench core`, `pnpm bench
+ * tokens`) and writes each one's section of docs/benchmarks.md. Benchmarks are not tests: nothing
+ * here asserts a timing.
  */
 
 import { runCore } from './core.js';
+import { runTokens } from './tokens.js';
 
-const suites: Record<string, () => Promise<void>> = { core: runCore };
+const suites: Record<string, () => Promise<void>> = { core: runCore, tokens: runTokens };
 const wanted = process.argv.slice(2).filter((arg) => !arg.startsWith('-'));
 const unknown = wanted.filter((name) => !(name in suites));
 if (unknown.length > 0) {

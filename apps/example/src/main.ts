@@ -11,7 +11,7 @@ import {
   type RenewResult,
   type SessionEvent,
 } from '@sessionkit/sessions-core';
-import { createLocalJWKSet, jwtVerify } from 'jose';
+import { createAccessTokenVerifier } from '@sessionkit/sessions-core/verify';
 import { match } from 'ts-pattern';
 
 const events: SessionEvent[] = [];
@@ -54,12 +54,12 @@ const kit = createSessionKit({
     events.push(event);
   },
 });
-const jwks = createLocalJWKSet(kit.jwks());
-const verify = (token: string) =>
-  jwtVerify(token, jwks, { issuer: kit.config.issuer, audience: 'api', typ: 'at+jwt' }).then(
-    (result) => result.payload,
-    () => null,
-  );
+// The resource side: public keys only, no call to the authority per request.
+const verifier = createAccessTokenVerifier({ issuer: kit.config.issuer, audience: 'api', jwks: kit.jwks() });
+const verify = async (token: string) => {
+  const result = await verifier.verify(token);
+  return result.ok ? result.claims : null;
+};
 
 step('alice logs in (the app checked her password; sessionkit issues the tokens)');
 const issued = await kit.issue({

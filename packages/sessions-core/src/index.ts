@@ -109,7 +109,8 @@ export {
   type SessionKitCommonOptions,
   type SessionKitOptions,
 } from './session-kit.js';
-export { RESERVED_CLAIMS } from './tokens/access-token.js';
+export type { AccessTokenInput } from './tokens/access-token.js';
+export { RESERVED_CLAIMS, signAccessToken } from './tokens/access-token.js';
 export {
   createRefreshTokenHasher,
   formatRefreshToken,

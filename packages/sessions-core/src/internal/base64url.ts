@@ -1,6 +1,8 @@
 /**
  * Base64url (RFC 4648 §5, unpadded) for token secrets, hashes and sealed blobs, written with lookup
- * tables so it runs anywhere (no `Buffer`, no `atob`). Decoding is strict on purpose: every byte
+ * tables so it runs anywhere (no `Buffer`, no `atob`); where the runtime has a global `Buffer` (Node, Bun,
+ * Deno) the same contract is met by `Buffer`'s native codec after a strictness check, several times
+ * faster on a token-sized input. The tests run every case through both. Decoding is strict on purpose: every byte
  * string has exactly one accepted text form, so a token cannot be presented in a second spelling
  * that decodes to the same secret but hashes differently, and garbage input is a `null`, never a throw.
  */
@@ -28,7 +30,7 @@ const DECODE = (() => {
  * base64urlEncode(new Uint8Array([0xfb, 0xff])); // '-_8'
  * ```
  */
-export function base64urlEncode(bytes: Uint8Array): string {
+export function portableBase64urlEncode(bytes: Uint8Array): string {
   const length = bytes.length;
   const whole = length - (length % 3);
   let out = '';
@@ -66,7 +68,7 @@ export function base64urlEncode(bytes: Uint8Array): string {
  * base64urlDecode('AA=='); // null: padding is not accepted
  * ```
  */
-export function base64urlDecode(text: string): Uint8Array<ArrayBuffer> | null {
+export function portableBase64urlDecode(text: string): Uint8Array<ArrayBuffer> | null {
   if (typeof text !== 'string') return null;
   const length = text.length;
   const rest = length % 4;
@@ -105,3 +107,64 @@ export function base64urlDecode(text: string): Uint8Array<ArrayBuffer> | null {
   }
   return out;
 }
+
+/** The slice of a global `Buffer` the fast path uses; found on `globalThis`, never imported. */
+interface BufferCodec {
+  from(text: string, encoding: 'base64url'): Uint8Array;
+  from(
+    buffer: ArrayBufferLike,
+    byteOffset: number,
+    length: number,
+  ): { toString(encoding: 'base64url'): string };
+}
+
+const CANONICAL_TEXT = /^[A-Za-z0-9_-]*$/;
+
+/** `Buffer`-backed codec with the portable one's exact contract (strict, canonical, never throws). */
+export function bufferBase64url(codec: BufferCodec): {
+  encode: (bytes: Uint8Array) => string;
+  decode: (text: string) => Uint8Array<ArrayBuffer> | null;
+} {
+  return {
+    encode: (bytes) => codec.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url'),
+    decode(text) {
+      if (typeof text !== 'string') return null;
+      const length = text.length;
+      const rest = length % 4;
+      if (rest === 1 || !CANONICAL_TEXT.test(text)) return null;
+      if (rest !== 0) {
+        // The last character's unused low bits must be zero: 4 bits after two characters, 2 after three.
+        const last = DECODE[text.charCodeAt(length - 1)] as number;
+        if (last & (rest === 2 ? 0x0f : 0x03)) return null;
+      }
+      const decoded = codec.from(text, 'base64url');
+      return new Uint8Array(decoded.buffer as ArrayBuffer, decoded.byteOffset, decoded.byteLength);
+    },
+  };
+}
+
+const nativeBuffer = (globalThis as { Buffer?: BufferCodec }).Buffer;
+const fast = typeof nativeBuffer?.from === 'function' ? bufferBase64url(nativeBuffer) : undefined;
+
+/**
+ * Encodes bytes as unpadded base64url.
+ *
+ * @example
+ * ```ts
+ * base64urlEncode(new Uint8Array([0xfb, 0xff])); // '-_8'
+ * ```
+ */
+export const base64urlEncode: (bytes: Uint8Array) => string = fast?.encode ?? portableBase64urlEncode;
+
+/**
+ * Decodes unpadded, canonical base64url; `null` (never a throw) for anything else — see
+ * {@link portableBase64urlDecode} for the exact rules, which both implementations follow.
+ *
+ * @example
+ * ```ts
+ * base64urlDecode('-_8'); // Uint8Array [0xfb, 0xff]
+ * base64urlDecode('-_9'); // null: non-canonical last character
+ * ```
+ */
+export const base64urlDecode: (text: string) => Uint8Array<ArrayBuffer> | null =
+  fast?.decode ?? portableBase64urlDecode;

@@ -146,6 +146,24 @@ const MAX_MEMO_HEADERS = 64;
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 const utf8Encoder = new TextEncoder();
 
+/** A prepared signature check with the signature length it accepts. */
+interface PreparedCheck {
+  readonly verify: SignatureCheck;
+  readonly length: number;
+}
+
+/**
+ * Bytes of an ASCII string (the signing input, whose segments have already passed the strict
+ * base64url check). A global `Buffer`, where the runtime has one, does this without TextEncoder's
+ * UTF-8 pass; it is looked up on `globalThis`, never imported.
+ */
+const nativeBuffer = (globalThis as { Buffer?: { from(text: string, encoding: 'latin1'): Uint8Array } })
+  .Buffer;
+const asciiBytes: (text: string) => Uint8Array<ArrayBuffer> =
+  typeof nativeBuffer?.from === 'function'
+    ? (text) => nativeBuffer.from(text, 'latin1') as Uint8Array<ArrayBuffer>
+    : (text) => utf8Encoder.encode(text);
+
 function refusal(code: VerifyErrorCode, message: string): VerifyError {
   return Object.freeze({ code, message });
 }
@@ -289,7 +307,7 @@ export function buildVerifier<Claims extends AccessTokenClaims = AccessTokenClai
   const { backend, digest } = internals;
 
   const headers = new Map<string, HeaderOutcome>();
-  const checks = new WeakMap<VerificationKey, Map<SigningAlgorithm, SignatureCheck>>();
+  const checks = new WeakMap<VerificationKey, Map<SigningAlgorithm, PreparedCheck>>();
 
   function checkHeader(segment: string): HeaderOutcome {
     const header = decodeJsonObject(segment);
@@ -320,7 +338,8 @@ export function buildVerifier<Claims extends AccessTokenClaims = AccessTokenClai
     return outcome;
   }
 
-  function signatureCheck(key: VerificationKey, alg: SigningAlgorithm): SignatureCheck {
+  /** The signature check and expected signature length for a key and algorithm, prepared once. */
+  function prepared(key: VerificationKey, alg: SigningAlgorithm): PreparedCheck {
     let byAlg = checks.get(key);
     if (byAlg === undefined) {
       byAlg = new Map();
@@ -328,7 +347,7 @@ export function buildVerifier<Claims extends AccessTokenClaims = AccessTokenClai
     }
     let check = byAlg.get(alg);
     if (check === undefined) {
-      check = backend.check(key, alg);
+      check = { verify: backend.check(key, alg), length: signatureLength(key, alg) };
       byAlg.set(alg, check);
     }
     return check;
@@ -404,42 +423,40 @@ export function buildVerifier<Claims extends AccessTokenClaims = AccessTokenClai
     return undefined;
   }
 
-  async function isRevoked(sid: string): Promise<boolean> {
-    if (revocations === undefined) return false;
-    return revocations.isRevoked(sid);
+  /** Whether the session is revoked; synchronous unless the denylist answers with a promise. */
+  function isRevoked(sid: string): boolean | Promise<boolean> {
+    return revocations === undefined ? false : revocations.isRevoked(sid);
   }
 
-  /** Revalidates a cache hit: still unexpired, key still published, session not revoked. */
-  async function fromCache(
-    entry: CachedVerification,
-    nowMs: number,
-  ): Promise<'valid' | 'stale' | VerifyError> {
-    if (nowMs >= entry.expiresAt) return 'stale';
-    if (keys.peek(entry.key.kid) !== entry.key) return 'stale';
-    if (maxTokenAgeMs !== undefined && nowMs - entry.claims.iat * 1000 > maxTokenAgeMs + toleranceMs) {
-      return 'stale';
-    }
-    if (await isRevoked(entry.claims.sid)) return REVOKED;
-    return 'valid';
+  /** Whether a cache hit still stands: unexpired, its key still published (revocation is checked apart). */
+  function stillFresh(entry: CachedVerification, nowMs: number): boolean {
+    if (nowMs >= entry.expiresAt) return false;
+    if (keys.peek(entry.key.kid) !== entry.key) return false;
+    return maxTokenAgeMs === undefined || nowMs - entry.claims.iat * 1000 <= maxTokenAgeMs + toleranceMs;
   }
 
   async function verify(token: unknown, requirements?: VerifyRequirements): Promise<VerifyResult<Claims>> {
     if (typeof token !== 'string') return failed(MALFORMED_SHAPE);
     if (token.length > MAX_TOKEN_LENGTH) return failed(MALFORMED_SIZE);
 
+    // Values that are already there are not awaited: each await is a trip through the microtask queue.
     let tokenDigest: string | undefined;
     if (cache !== undefined) {
-      tokenDigest = await digest(token);
+      const computed = digest(token);
+      tokenDigest = typeof computed === 'string' ? computed : await computed;
       const entry = cache.get(tokenDigest);
       if (entry !== undefined) {
         const nowMs = clock.now();
-        const state = await fromCache(entry, nowMs);
-        if (state === 'valid') {
+        if (stillFresh(entry, nowMs)) {
+          const revoked = isRevoked(entry.claims.sid);
+          if (revoked === true || (revoked !== false && (await revoked))) {
+            cache.delete(tokenDigest);
+            return failed(REVOKED);
+          }
           const unmet = meets(entry.claims, requirements, nowMs);
           return unmet === undefined ? { ok: true, claims: entry.claims as Claims } : failed(unmet);
         }
         cache.delete(tokenDigest);
-        if (state !== 'stale') return failed(state);
       }
     }
 
@@ -459,17 +476,15 @@ export function buildVerifier<Claims extends AccessTokenClaims = AccessTokenClai
 
     const signature = base64urlDecode(token.slice(secondDot + 1));
     if (signature === null) return failed(MALFORMED_SIGNATURE);
-    if (signature.length !== signatureLength(key, header.alg)) return failed(BAD_SIGNATURE);
+    const check = prepared(key, header.alg);
+    if (signature.length !== check.length) return failed(BAD_SIGNATURE);
     const payloadSegment = token.slice(firstDot + 1, secondDot);
     // Decoded before the signature check only to reject non-canonical base64url the same way on every
     // backend; it is not interpreted until the signature has verified.
     const payloadBytes = base64urlDecode(payloadSegment);
     if (payloadBytes === null) return failed(MALFORMED_PAYLOAD);
-    const verified = await signatureCheck(key, header.alg)(
-      utf8Encoder.encode(token.slice(0, secondDot)),
-      signature,
-    );
-    if (!verified) return failed(BAD_SIGNATURE);
+    const checked = check.verify(asciiBytes(token.slice(0, secondDot)), signature);
+    if (!(checked === true || (checked !== false && (await checked)))) return failed(BAD_SIGNATURE);
 
     let claims: unknown;
     let payloadText: string;
@@ -491,15 +506,16 @@ export function buildVerifier<Claims extends AccessTokenClaims = AccessTokenClai
     const nowMs = clock.now();
     const invalid = checkClaims(claims as Record<string, unknown>, nowMs);
     if (invalid !== undefined) return failed(invalid);
-    const checked = Object.freeze(claims) as Claims;
-    if (Array.isArray(checked.amr)) Object.freeze(checked.amr);
-    if (Array.isArray(checked.aud)) Object.freeze(checked.aud);
-    if (await isRevoked(checked.sid)) return failed(REVOKED);
+    const valid = Object.freeze(claims) as Claims;
+    if (Array.isArray(valid.amr)) Object.freeze(valid.amr);
+    if (Array.isArray(valid.aud)) Object.freeze(valid.aud);
+    const revoked = isRevoked(valid.sid);
+    if (revoked === true || (revoked !== false && (await revoked))) return failed(REVOKED);
     if (cache !== undefined && tokenDigest !== undefined) {
-      cache.set(tokenDigest, { claims: checked, key, expiresAt: checked.exp * 1000 });
+      cache.set(tokenDigest, { claims: valid, key, expiresAt: valid.exp * 1000 });
     }
-    const unmet = meets(checked, requirements, nowMs);
-    return unmet === undefined ? { ok: true, claims: checked } : failed(unmet);
+    const unmet = meets(valid, requirements, nowMs);
+    return unmet === undefined ? { ok: true, claims: valid } : failed(unmet);
   }
 
   return { verify, keys };
