@@ -126,6 +126,15 @@ export interface RepositoryStats {
  */
 export interface SessionRepository {
   /**
+   * Optional. When `true` the kit renews without the session lease: it reads the token and calls
+   * `rotate` directly, and a racer that loses the compare-and-swap re-reads the token and receives
+   * the same successor through the grace rule. One round trip fewer per renewal, for stores where a
+   * round trip is the main cost. Correct for any store whose `rotate` honours its MUSTs; what is
+   * lost is only the wait-then-`renewal_in_progress` answer while another renewal is in flight.
+   */
+  readonly renewWithoutLease?: boolean;
+
+  /**
    * Stores a new family with its first session and refresh token.
    * MUST write all three or nothing. With `limit`, counts the subject's live families (see
    * {@link SessionRepository.listFamilies}); if that count is `>= max`, then: `reject` MUST write nothing and

@@ -747,3 +747,48 @@ describe('renew: hostile input (property)', () => {
     renewedOrThrow(await t.kit.renew(valid));
   });
 });
+
+describe('renew: a store that renews without a lease (renewWithoutLease)', () => {
+  async function leaseFreeKit() {
+    let leaseCalls = 0;
+    const t = await createTestKit({
+      wrapRepository: (repository) => {
+        const counted = interceptRepository(repository, {
+          acquireLease: (original, input) => {
+            leaseCalls++;
+            return original(input);
+          },
+          releaseLease: (original, input) => {
+            leaseCalls++;
+            return original(input);
+          },
+        });
+        return new Proxy(counted, {
+          get: (target, property, receiver) =>
+            property === 'renewWithoutLease' ? true : Reflect.get(target, property, receiver),
+        });
+      },
+    });
+    return { ...t, leaseCalls: () => leaseCalls };
+  }
+
+  it('rotates with no lease call: one read and one compare-and-swap', async () => {
+    const { kit, leaseCalls } = await leaseFreeKit();
+    const issued = await issueOk(kit);
+    renewedOrThrow(await kit.renew(issued.tokens.refreshToken));
+    expect(leaseCalls()).toBe(0);
+  });
+
+  it('50 parallel renewals still yield exactly one successor and no replay', async () => {
+    const { kit, eventsOf, leaseCalls } = await leaseFreeKit();
+    const issued = await issueOk(kit);
+    const results = await Promise.all(
+      Array.from({ length: 50 }, () => kit.renew(issued.tokens.refreshToken)),
+    );
+    const successors = new Set(results.map((result) => renewedOrThrow(result).tokens.refreshToken));
+    expect(successors.size).toBe(1);
+    expect(results.filter((result) => result.type === 'renewed' && !result.reused)).toHaveLength(1);
+    expect(eventsOf('session.replay_detected')).toEqual([]);
+    expect(leaseCalls()).toBe(0);
+  });
+});

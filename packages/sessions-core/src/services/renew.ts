@@ -214,7 +214,8 @@ async function rotateCurrent(ctx: ServiceContext, a: Attempt): Promise<RenewResu
   const { token: record, session, family } = a.lookup;
   const leaseId = newLeaseId(ctx);
   let waitedMs = a.waitedMs;
-  for (;;) {
+  // A store that asked for it renews without a lease: the compare-and-swap alone picks the winner.
+  for (; ctx.repository.renewWithoutLease !== true; ) {
     const lease = await ctx.repository.acquireLease({
       sessionId: session.id,
       leaseId,
@@ -282,7 +283,7 @@ async function rotateCurrent(ctx: ServiceContext, a: Attempt): Promise<RenewResu
       return renewed(ctx, a, tokens, false, now);
     }
   } finally {
-    if (!done) {
+    if (!done && ctx.repository.renewWithoutLease !== true) {
       // Rotation clears the lease itself; on any other path give it back. A failure here is
       // harmless: the lease expires after leaseTtl.
       await ctx.repository.releaseLease({ sessionId: session.id, leaseId }).catch(() => {});
