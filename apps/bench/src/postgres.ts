@@ -181,7 +181,7 @@ export async function runPostgres(): Promise<void> {
       '|---:|---:|',
       ...ratios,
       '',
-      `- Round trips per renewal: ${Math.min(...trips).toFixed(2)}–${Math.max(...trips).toFixed(2)} (target ≤ 2). A renewal reads the token (1) and rotates in one statement (1): the repository sets `renewWithoutLease`, so no lease round trip.`,
+      `- Round trips per renewal: ${Math.min(...trips).toFixed(2)}–${Math.max(...trips).toFixed(2)} (target ≤ 2). A renewal reads the token (1) and rotates in one statement (1): the repository sets \`renewWithoutLease\`, so no lease round trip.`,
       `- Cost per renewal at concurrency 16, ${SMALL.toLocaleString('en')} vs ${LARGE.toLocaleString('en')} stored families: p50 ${small.p50Micros.toFixed(0)} → ${large.p50Micros.toFixed(0)} µs (${(latencyDrift * 100).toFixed(1)} %), CPU ${small.cpuMicrosPerOp.toFixed(0)} → ${large.cpuMicrosPerOp.toFixed(0)} µs/op (${(drift * 100).toFixed(1)} %); target within 20 %.`,
     ].join('\n');
     writeSection('postgres', body);
