@@ -201,6 +201,12 @@ export async function verifyAccessToken(
   };
 }
 
+/** The method names of a repository (its optional flags, such as `renewWithoutLease`, excluded). */
+type RepositoryMethod = {
+  // biome-ignore lint/suspicious/noExplicitAny: matching any function type is the point here
+  [K in keyof SessionRepository]-?: SessionRepository[K] extends (...args: any[]) => any ? K : never;
+}[keyof SessionRepository];
+
 /**
  * Wraps a repository so chosen methods run through a test's own function (which receives the
  * original, bound). Every other method is forwarded unchanged. Used to stage races, for example a
@@ -216,7 +222,7 @@ export async function verifyAccessToken(
 export function interceptRepository(
   repository: SessionRepository,
   overrides: {
-    readonly [K in keyof SessionRepository]?: (
+    readonly [K in RepositoryMethod]?: (
       original: SessionRepository[K],
       ...args: Parameters<SessionRepository[K]>
     ) => ReturnType<SessionRepository[K]>;
