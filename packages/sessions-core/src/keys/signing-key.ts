@@ -19,6 +19,7 @@ import {
 import { KeyError } from '../errors.js';
 import { base64urlDecode } from '../internal/base64url.js';
 import { type Pkcs8KeyType, readPkcs8Pem } from '../internal/pem.js';
+import { bitLength } from '../internal/unsigned.js';
 
 /** Access-token signing algorithms. EdDSA (Ed25519) is the default. */
 export type SigningAlgorithm = 'EdDSA' | 'ES256' | 'RS256' | 'PS256';
@@ -268,19 +269,11 @@ function assertKeyMatches(
   }
 }
 
-/**
- * The size of an RSA modulus in bits, from its big-endian bytes. Leading zero bytes are padding
- * (some encoders add one), and a key is as large as its highest set bit — counting base64
- * characters instead let a padded 2040-bit modulus pass as 2048.
- */
+/** The size of an RSA modulus in bits: as large as its highest set bit (see `internal/unsigned.ts`). */
 function rsaModulusBits(n: unknown): number {
   const bytes = typeof n === 'string' ? base64urlDecode(n) : null;
   if (bytes === null) throw new KeyError('RSA JWK has a missing or malformed modulus ("n")');
-  let start = 0;
-  while (start < bytes.length && bytes[start] === 0) start += 1;
-  const top = bytes[start];
-  if (top === undefined) return 0;
-  return (bytes.length - start - 1) * 8 + (32 - Math.clz32(top));
+  return bitLength(bytes);
 }
 
 async function finishKey(

@@ -10,6 +10,7 @@ import type { JWK } from 'jose';
 import { describeInput } from '../config/duration.js';
 import { KeyError } from '../errors.js';
 import { base64urlDecode } from '../internal/base64url.js';
+import { bitLength, stripLeadingZeros } from '../internal/unsigned.js';
 import type { SigningAlgorithm } from '../keys/signing-key.js';
 import type { VerificationKey } from './types.js';
 
@@ -176,8 +177,7 @@ function checkFixedLength(input: Record<string, unknown>, member: string, bytes:
 function checkRsa(input: Record<string, unknown>): string | undefined {
   const n = decodeMember(input, 'n');
   if (typeof n === 'string') return n;
-  const modulus = stripLeadingZeros(n);
-  const bits = bitLength(modulus);
+  const bits = bitLength(n);
   if (bits < MIN_RSA_BITS) return `RSA keys must be at least ${MIN_RSA_BITS} bits (got ${bits})`;
   if (bits > MAX_RSA_BITS) return `RSA keys larger than ${MAX_RSA_BITS} bits are not accepted (got ${bits})`;
   const e = decodeMember(input, 'e');
@@ -200,19 +200,6 @@ function decodeMember(input: Record<string, unknown>, member: string): Uint8Arra
   if (typeof value !== 'string' || value.length === 0) return `"${member}" must be a non-empty string`;
   const decoded = base64urlDecode(value);
   return decoded ?? `"${member}" is not canonical unpadded base64url`;
-}
-
-function stripLeadingZeros(bytes: Uint8Array): Uint8Array {
-  let start = 0;
-  while (start < bytes.length && bytes[start] === 0) start++;
-  return bytes.subarray(start);
-}
-
-/** Exact bit length of a big-endian unsigned integer with no leading zero bytes. */
-function bitLength(bytes: Uint8Array): number {
-  const first = bytes[0];
-  if (first === undefined) return 0;
-  return (bytes.length - 1) * 8 + (32 - Math.clz32(first));
 }
 
 function refuse(reason: string): ParsedVerificationKey {

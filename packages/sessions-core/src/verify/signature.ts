@@ -10,6 +10,7 @@
 
 import { base64urlDecode } from '../internal/base64url.js';
 import { builtinNodeCrypto } from '../internal/crypto.js';
+import { stripLeadingZeros } from '../internal/unsigned.js';
 import type { SigningAlgorithm } from '../keys/signing-key.js';
 import type { VerificationKey } from './types.js';
 
@@ -43,10 +44,7 @@ function keyMaterial(key: VerificationKey): Record<string, string> {
 export function signatureLength(key: VerificationKey, alg: SigningAlgorithm): number {
   if (alg === 'EdDSA' || alg === 'ES256') return 64;
   const modulus = typeof key.jwk.n === 'string' ? base64urlDecode(key.jwk.n) : null;
-  if (modulus === null) return -1;
-  let start = 0;
-  while (start < modulus.length && modulus[start] === 0) start++;
-  return modulus.length - start;
+  return modulus === null ? -1 : stripLeadingZeros(modulus).length;
 }
 
 /** The structural slice of `node:crypto` the Node backend uses. */
