@@ -113,6 +113,18 @@ export function storeError(operation: string, error: unknown): Error {
 }
 
 /**
+ * Runs `work`, turning whatever it throws into the SDK's typed store error for `operation`; every
+ * driver method goes through it.
+ */
+export async function guarded<T>(operation: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw storeError(operation, error);
+  }
+}
+
+/**
  * Runs `attempt` until it succeeds, fails with a non-retryable error, or `maxAttempts` is reached.
  */
 export async function withRetries<T>(maxAttempts: number, attempt: () => Promise<T>): Promise<T> {

@@ -8,6 +8,7 @@
 import type { Pool, PoolClient, PoolConfig } from 'pg';
 import {
   DEFAULT_MAX_ATTEMPTS,
+  guarded,
   type SqlDriver,
   type SqlExecutor,
   storeError,
@@ -80,14 +81,10 @@ export function createPgDriver(options: PgDriverOptions): SqlDriver {
   return {
     name: 'pg',
     async query<Row>(text: string, params?: readonly unknown[]) {
-      try {
-        return await withRetries(maxAttempts, () => direct.query<Row>(text, params));
-      } catch (error) {
-        throw storeError('query', error);
-      }
+      return guarded('query', () => withRetries(maxAttempts, () => direct.query<Row>(text, params)));
     },
     async transaction(work) {
-      try {
+      return guarded('transaction', async () => {
         return await withRetries(maxAttempts, async () => {
           const client = await pool.connect();
           // A connection that dies between two statements emits 'error' on the client; without a
@@ -111,16 +108,10 @@ export function createPgDriver(options: PgDriverOptions): SqlDriver {
             );
           }
         });
-      } catch (error) {
-        throw storeError('transaction', error);
-      }
+      });
     },
     async exec(script) {
-      try {
-        await pool.query(script);
-      } catch (error) {
-        throw storeError('script', error);
-      }
+      await guarded('script', () => pool.query(script));
     },
     async listen(channel, onNotify, onClose) {
       let client: PoolClient;

@@ -7,6 +7,7 @@
 import type { PGlite, Transaction } from '@electric-sql/pglite';
 import {
   DEFAULT_MAX_ATTEMPTS,
+  guarded,
   type SqlDriver,
   type SqlExecutor,
   storeError,
@@ -47,25 +48,15 @@ export function createPgliteDriver(db: PGliteLike, options: { maxAttempts?: numb
   return {
     name: 'pglite',
     async query<Row>(text: string, params?: readonly unknown[]) {
-      try {
-        return await direct.query<Row>(text, params);
-      } catch (error) {
-        throw storeError('query', error);
-      }
+      return guarded('query', () => direct.query<Row>(text, params));
     },
     async transaction(work) {
-      try {
-        return await withRetries(maxAttempts, () => db.transaction((tx) => work(executor(tx))));
-      } catch (error) {
-        throw storeError('transaction', error);
-      }
+      return guarded('transaction', () =>
+        withRetries(maxAttempts, () => db.transaction((tx) => work(executor(tx)))),
+      );
     },
     async exec(script) {
-      try {
-        await db.exec(script);
-      } catch (error) {
-        throw storeError('script', error);
-      }
+      await guarded('script', () => db.exec(script));
     },
     async listen(channel, onNotify) {
       try {

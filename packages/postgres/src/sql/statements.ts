@@ -61,6 +61,24 @@ export function buildStatements(schema: string) {
         FROM ${sessions} s LEFT JOIN ${leases} l ON l.session_id = s.id
        WHERE s.family_id = f.id), '[]'::jsonb)`;
   /** Family `f` holds a session that is active and within its idle limit at `$now`. */
+  /**
+   * Revokes the active families matching `condition` and appends one audit row each; returns their
+   * ids. `revokeFamily` and `revokeSubject` differ only in the condition.
+   */
+  const revokeFamiliesWhere = (condition: string) =>
+    statement(`
+      WITH revoked AS (
+        UPDATE ${families}
+           SET state = 'revoked', revoked_at = $now::bigint, revoke_reason = $reason::text
+         WHERE ${condition} AND state = 'active'
+        RETURNING id, subject
+      ), audit AS (
+        INSERT INTO ${events} (at, type, family_id, subject, data)
+        SELECT $now::bigint, 'family.revoked', id, subject, jsonb_build_object('reason', $reason::text)
+          FROM revoked
+      )
+      SELECT id FROM revoked`);
+
   const hasLiveSession = `EXISTS (
       SELECT 1 FROM ${sessions} x
        WHERE x.family_id = f.id AND x.state = 'active' AND x.idle_expires_at > $now::bigint)`;
@@ -272,33 +290,12 @@ export function buildStatements(schema: string) {
       SELECT id FROM ended`),
 
     /** Revokes one family if active (the row lock decides between concurrent callers). */
-    revokeFamily: statement(`
-      WITH revoked AS (
-        UPDATE ${families}
-           SET state = 'revoked', revoked_at = $now::bigint, revoke_reason = $reason::text
-         WHERE id = $family_id::uuid AND state = 'active'
-        RETURNING id, subject
-      ), audit AS (
-        INSERT INTO ${events} (at, type, family_id, subject, data)
-        SELECT $now::bigint, 'family.revoked', id, subject, jsonb_build_object('reason', $reason::text)
-          FROM revoked
-      )
-      SELECT id FROM revoked`),
+    revokeFamily: revokeFamiliesWhere('id = $family_id::uuid'),
 
     /** Revokes every active family of a subject, except `$except_id` when not NULL. */
-    revokeSubject: statement(`
-      WITH revoked AS (
-        UPDATE ${families}
-           SET state = 'revoked', revoked_at = $now::bigint, revoke_reason = $reason::text
-         WHERE subject = $subject::text AND state = 'active'
-           AND ($except_id::uuid IS NULL OR id <> $except_id::uuid)
-        RETURNING id, subject
-      ), audit AS (
-        INSERT INTO ${events} (at, type, family_id, subject, data)
-        SELECT $now::bigint, 'family.revoked', id, subject, jsonb_build_object('reason', $reason::text)
-          FROM revoked
-      )
-      SELECT id FROM revoked`),
+    revokeSubject: revokeFamiliesWhere(
+      'subject = $subject::text AND ($except_id::uuid IS NULL OR id <> $except_id::uuid)',
+    ),
 
     /**
      * Revokes the active sessions of families revoked by the previous statement. A separate
