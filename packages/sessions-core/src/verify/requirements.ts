@@ -7,7 +7,8 @@
 
 import type { AccessTokenClaims, VerifyError } from './types.js';
 
-function refusal(code: VerifyError['code'], message: string): VerifyError {
+/** A frozen refusal; the verifier builds its own codes with it too. */
+export function refusal(code: VerifyError['code'], message: string): VerifyError {
   return Object.freeze({ code, message });
 }
 

@@ -10,12 +10,12 @@
 
 import { type DurationInput, formatDuration, parseDuration } from '../config/duration.js';
 import { ConfigError } from '../errors.js';
-import { base64urlDecode } from '../internal/base64url.js';
+import { asciiBytes, base64urlDecode } from '../internal/base64url.js';
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../keys/signing-key.js';
 import { type Clock, systemClock } from '../runtime/clock.js';
 import { createLocalJwks } from './local-jwks.js';
 import { createRemoteJwks, type RemoteJwksOptions } from './remote-jwks.js';
-import { requireAcr, requireAuthAge, requireScope } from './requirements.js';
+import { refusal, requireAcr, requireAuthAge, requireScope } from './requirements.js';
 import type { RevocationList } from './revocations.js';
 import {
   defaultSignatureBackend,
@@ -35,7 +35,6 @@ import type {
   KeySource,
   VerificationKey,
   VerifyError,
-  VerifyErrorCode,
   VerifyResult,
 } from './types.js';
 
@@ -144,28 +143,11 @@ type HeaderOutcome = CheckedHeader | VerifyError;
 const MAX_MEMO_HEADERS = 64;
 
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
-const utf8Encoder = new TextEncoder();
 
 /** A prepared signature check with the signature length it accepts. */
 interface PreparedCheck {
   readonly verify: SignatureCheck;
   readonly length: number;
-}
-
-/**
- * Bytes of an ASCII string (the signing input, whose segments have already passed the strict
- * base64url check). A global `Buffer`, where the runtime has one, does this without TextEncoder's
- * UTF-8 pass; it is looked up on `globalThis`, never imported.
- */
-const nativeBuffer = (globalThis as { Buffer?: { from(text: string, encoding: 'latin1'): Uint8Array } })
-  .Buffer;
-const asciiBytes: (text: string) => Uint8Array<ArrayBuffer> =
-  typeof nativeBuffer?.from === 'function'
-    ? (text) => nativeBuffer.from(text, 'latin1') as Uint8Array<ArrayBuffer>
-    : (text) => utf8Encoder.encode(text);
-
-function refusal(code: VerifyErrorCode, message: string): VerifyError {
-  return Object.freeze({ code, message });
 }
 
 function failed(error: VerifyError): { readonly ok: false; readonly error: VerifyError } {
