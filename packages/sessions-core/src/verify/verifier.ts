@@ -30,13 +30,7 @@ import {
   type TokenDigest,
   type VerifiedTokenCache,
 } from './token-cache.js';
-import type {
-  AccessTokenClaims,
-  KeySource,
-  VerificationKey,
-  VerifyError,
-  VerifyResult,
-} from './types.js';
+import type { AccessTokenClaims, KeySource, VerificationKey, VerifyError, VerifyResult } from './types.js';
 
 /** Tokens longer than this are refused before a single byte is decoded. */
 export const MAX_TOKEN_LENGTH = 8192;
