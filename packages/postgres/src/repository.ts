@@ -186,12 +186,13 @@ class SqlRepository implements PostgresRepository {
     });
   }
 
-  async findByTokenHash(hash: TokenHash): Promise<TokenLookup | null> {
+  async findByTokenHash(hash: TokenHash, familyId: FamilyId): Promise<TokenLookup | null> {
     if (!isStorableText(hash)) return null;
     const [row] = await this.#guard('findByTokenHash', () =>
       run(this.#driver, this.#sql.findByTokenHash, { hash }),
     );
-    if (row === undefined) return null;
+    // The token names its family; a record filed under another one is not the token presented.
+    if (row === undefined || (row.token as Row).family_id !== familyId) return null;
     return Object.freeze({
       token: tokenFrom(row.token as Row),
       session: sessionFrom(row.session as Row),

@@ -95,8 +95,8 @@ describe('hostile tokens, hashes and ids', () => {
       expect(renewed.type, label).toBe('rejected');
       expect(['malformed', 'unknown'], label).toContain((renewed as { reason: string }).reason);
 
-      expect(await repository.findByTokenHash(value as TokenHash), label).toBeNull();
-      expect(await repository.findByTokenHash(await kit.hashRefreshToken(value)), label).toBeNull();
+      expect(await repository.findByTokenHash(value as TokenHash, value as FamilyId), label).toBeNull();
+      expect(await repository.findByTokenHash(await kit.hashRefreshToken(value), value as FamilyId), label).toBeNull();
       expect(await repository.findSession(value as SessionId), label).toBeNull();
       expect(await repository.findFamily(value as FamilyId), label).toBeNull();
       expect(
@@ -137,7 +137,7 @@ describe('hostile tokens, hashes and ids', () => {
     ];
     for (const value of values) {
       expect(await kit.renew(value)).toEqual({ type: 'rejected', reason: 'malformed' });
-      expect(await repository.findByTokenHash(value as TokenHash)).toBeNull();
+      expect(await repository.findByTokenHash(value as TokenHash, value as FamilyId)).toBeNull();
       expect(await repository.findSession(value as SessionId)).toBeNull();
       expect(await repository.findFamily(value as FamilyId)).toBeNull();
       expect(

@@ -115,7 +115,7 @@ describe.each(backends)('postgres repository on %s', (name, open) => {
       const chain = await seed({}, counter);
       expect(counted.take().roundTrips).toBe(1);
       const calls: (() => Promise<unknown>)[] = [
-        () => counter.findByTokenHash(chain.token.hash),
+        () => counter.findByTokenHash(chain.token.hash, chain.family.id),
         () => counter.findSession(chain.session.id),
         () => counter.findFamily(chain.family.id),
         () => counter.listFamilies({ subject: 'alice', now: T0 }),
@@ -283,7 +283,7 @@ describe.each(backends)('postgres repository on %s', (name, open) => {
       const before = await repo.findFamily(chain.family.id);
       for (const value of hostile) {
         const asId = value as FamilyId & SessionId & LeaseId;
-        expect(await repo.findByTokenHash(value as TokenHash)).toBeNull();
+        expect(await repo.findByTokenHash(value as TokenHash, value as FamilyId)).toBeNull();
         expect(await repo.findFamily(asId)).toBeNull();
         expect(await repo.findSession(asId)).toBeNull();
         expect(await repo.listFamilies({ subject: value, now: T0, includeInactive: true })).toEqual([]);
@@ -323,7 +323,7 @@ describe.each(backends)('postgres repository on %s', (name, open) => {
         });
       }
       expect(await repo.findFamily(chain.family.id)).toEqual(before);
-      expect(await repo.findByTokenHash(chain.token.hash)).toEqual(chain);
+      expect(await repo.findByTokenHash(chain.token.hash, chain.family.id)).toEqual(chain);
     });
 
     it('stores hostile subjects as plain text: they list only themselves', async () => {
@@ -380,7 +380,7 @@ describe.each(backends)('postgres repository on %s', (name, open) => {
       const error = await repo.rotate(clash).catch((caught: unknown) => caught);
       expect(error).toMatchObject({ code: 'invalid_argument' });
       expect(JSON.stringify(error, Object.getOwnPropertyNames(error))).not.toContain(other.token.hash);
-      expect(await repo.findByTokenHash(chain.token.hash)).toEqual(chain);
+      expect(await repo.findByTokenHash(chain.token.hash, chain.family.id)).toEqual(chain);
     });
   });
 
@@ -448,7 +448,7 @@ describe.each(backends)('postgres repository on %s', (name, open) => {
       }
       expect(deleted).toBe(total);
       expect((await repo.stats({ now: T0, since: T0 })).expiredDeleted).toBe(total);
-      expect(await repo.findByTokenHash(live.token.hash)).toEqual(live);
+      expect(await repo.findByTokenHash(live.token.hash, live.family.id)).toEqual(live);
     });
 
     // Regression guard for the READ COMMITTED snapshot: a revocation that waited for a rotation
@@ -489,7 +489,7 @@ describe('store faults', () => {
   const chain = buildChain();
   const calls = (repo: SessionRepository): [string, () => Promise<unknown>][] => [
     ['create', () => repo.create({ ...chain, now: T0 })],
-    ['findByTokenHash', () => repo.findByTokenHash(chain.token.hash)],
+    ['findByTokenHash', () => repo.findByTokenHash(chain.token.hash, chain.family.id)],
     ['rotate', () => repo.rotate(rotation(chain, T0 + MINUTE))],
     [
       'acquireLease',

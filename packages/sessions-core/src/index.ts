@@ -77,6 +77,8 @@ export type {
   CreateFamilyInput,
   CreateFamilyResult,
   LeaseResult,
+  RenewCurrentInput,
+  RenewCurrentResult,
   ReplaceSessionInput,
   ReplaceSessionResult,
   RepositoryStats,

@@ -14,3 +14,11 @@ describeRepositoryConformance({
   reset: () => store.clear(),
   inspect: () => store.dump(),
 });
+
+// The same store offering `renewCurrent`, so the optional one-step tests run against the reference.
+describeRepositoryConformance({
+  name: 'memory (one-step renewal)',
+  create: () => createMemoryRepository({ store, oneStepRenewal: true }),
+  reset: () => store.clear(),
+  inspect: () => store.dump(),
+});

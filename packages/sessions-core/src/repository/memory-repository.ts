@@ -24,6 +24,8 @@ import type {
   CreateFamilyInput,
   CreateFamilyResult,
   LeaseResult,
+  RenewCurrentInput,
+  RenewCurrentResult,
   ReplaceSessionInput,
   ReplaceSessionResult,
   RepositoryStats,
@@ -156,7 +158,14 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
  * ```
  */
 export function createMemoryRepository(
-  options: MemoryStoreOptions & { readonly store?: MemoryStore } = {},
+  options: MemoryStoreOptions & {
+    readonly store?: MemoryStore;
+    /**
+     * Offer {@link SessionRepository.renewCurrent}, so the kit renews in one repository call (as
+     * the Redis adapter does). Off by default: the reference path is read, lease, rotate.
+     */
+    readonly oneStepRenewal?: boolean;
+  } = {},
 ): SessionRepository {
   if (options.store !== undefined && (options.capacity !== undefined || options.events !== undefined)) {
     throw new InvalidArgumentError(
@@ -166,14 +175,22 @@ export function createMemoryRepository(
   const store = options.store ?? createMemoryStore(options);
   const state = states.get(store);
   if (state === undefined) throw new InvalidArgumentError('store must come from createMemoryStore()');
-  return new MemoryRepository(state);
+  return new MemoryRepository(state, options.oneStepRenewal === true);
 }
 
 class MemoryRepository implements SessionRepository {
   readonly #s: StoreState;
 
-  constructor(state: StoreState) {
+  declare readonly renewCurrent?: (input: RenewCurrentInput) => Promise<RenewCurrentResult>;
+
+  constructor(state: StoreState, oneStepRenewal: boolean) {
     this.#s = state;
+    if (oneStepRenewal) {
+      Object.defineProperty(this, 'renewCurrent', {
+        value: async (input: RenewCurrentInput) => this.#renewCurrent(input),
+        configurable: true,
+      });
+    }
   }
 
   async create(input: CreateFamilyInput): Promise<CreateFamilyResult> {
@@ -218,9 +235,49 @@ class MemoryRepository implements SessionRepository {
     return { type: 'created', evicted };
   }
 
-  async findByTokenHash(hash: TokenHash): Promise<TokenLookup | null> {
+  async findByTokenHash(hash: TokenHash, familyId: FamilyId): Promise<TokenLookup | null> {
+    return this.#lookup(hash, familyId);
+  }
+
+  #renewCurrent(input: RenewCurrentInput): RenewCurrentResult {
+    // Synchronous from lookup to write: no other call can interleave (the atomic step).
+    const lookup = this.#lookup(input.hash, input.familyId);
+    if (lookup === null) return { type: 'not_rotated', lookup };
+    const { token, session, family } = lookup;
+    if (
+      token.state !== 'current' ||
+      token.generation !== session.generation ||
+      (session.lease !== undefined && session.lease.expiresAt > input.now) ||
+      !isLive(family, session, input.now)
+    ) {
+      return { type: 'not_rotated', lookup };
+    }
+    const result = this.#rotate({
+      sessionId: session.id,
+      familyId: family.id,
+      expectedHash: token.hash,
+      expectedGeneration: token.generation,
+      successor: {
+        hash: input.successorHash,
+        sessionId: session.id,
+        familyId: family.id,
+        generation: token.generation + 1,
+        issuedAt: input.now,
+        state: 'current',
+      },
+      sealedSuccessor: input.sealedSuccessor,
+      idleExpiresAt: Math.min(input.now + input.idleTtlMs, family.absoluteExpiresAt),
+      ...(input.lastIp === undefined ? {} : { lastIp: input.lastIp }),
+      now: input.now,
+    });
+    return result.type === 'rotated'
+      ? { type: 'rotated', lookup, session: result.session }
+      : { type: 'not_rotated', lookup };
+  }
+
+  #lookup(hash: TokenHash, familyId: FamilyId): TokenLookup | null {
     const token = this.#s.tokens.get(hash);
-    if (token === undefined) return null;
+    if (token === undefined || token.familyId !== familyId) return null;
     const session = this.#s.sessions.get(token.sessionId);
     const entry = this.#touchEntry(token.familyId);
     if (session === undefined || entry === undefined) return null;
@@ -262,6 +319,10 @@ class MemoryRepository implements SessionRepository {
   }
 
   async rotate(input: RotateInput): Promise<RotateResult> {
+    return this.#rotate(input);
+  }
+
+  #rotate(input: RotateInput): RotateResult {
     const token = this.#s.tokens.get(input.expectedHash);
     const session = this.#s.sessions.get(input.sessionId);
     const entry = this.#s.families.get(input.familyId);

@@ -80,6 +80,29 @@ export interface ReplaceSessionInput {
   readonly now: number;
 }
 
+/** Input of {@link SessionRepository.renewCurrent}. */
+export interface RenewCurrentInput {
+  /** Hash of the presented token. */
+  readonly hash: TokenHash;
+  /** The family the presented token names (it routes the lookup). */
+  readonly familyId: FamilyId;
+  /** Hash of the successor to insert if the presented token is rotated. */
+  readonly successorHash: TokenHash;
+  /** The successor sealed under the presented token's secret. */
+  readonly sealedSuccessor: string;
+  /** The session's new idle deadline is `min(now + idleTtlMs, family.absoluteExpiresAt)`. */
+  readonly idleTtlMs: number;
+  readonly lastIp?: string;
+  readonly now: number;
+}
+
+/** Outcome of {@link SessionRepository.renewCurrent}. */
+export type RenewCurrentResult =
+  /** `lookup` is the state *before* the rotation; `session` the rotated session. */
+  | { readonly type: 'rotated'; readonly lookup: TokenLookup; readonly session: Session }
+  /** Nothing was written; `lookup` is what `findByTokenHash` would have returned. */
+  | { readonly type: 'not_rotated'; readonly lookup: TokenLookup | null };
+
 /** Outcome of {@link SessionRepository.replaceSession}. */
 export type ReplaceSessionResult = { readonly type: 'replaced' } | { readonly type: 'inactive' };
 
@@ -135,6 +158,21 @@ export interface SessionRepository {
   readonly renewWithoutLease?: boolean;
 
   /**
+   * Optional: find and rotate in one atomic step, for stores where a round trip is the main cost
+   * (the Redis adapter renews in one script). The kit calls it, when present and no binding policy
+   * can refuse a renewal, with a successor it generated before reading anything.
+   * MUST rotate exactly as {@link SessionRepository.rotate} would with `expectedHash = hash`,
+   * `expectedGeneration` = the stored token's generation (which MUST equal its session's), and a
+   * successor record `{ hash: successorHash, sessionId, familyId, generation + 1, issuedAt: now,
+   * state: 'current' }` — when, and only when, the token exists in `familyId`, is `current`, its
+   * session holds no unexpired lease (a renewal on the lease path is in flight), and its session and
+   * family are active and unexpired at `now`. In every other case it MUST write nothing
+   * and return `not_rotated` with what `findByTokenHash(hash, familyId)` returns. Of N concurrent
+   * calls for one token, exactly one MUST return `rotated`.
+   */
+  renewCurrent?(input: RenewCurrentInput): Promise<RenewCurrentResult>;
+
+  /**
    * Stores a new family with its first session and refresh token.
    * MUST write all three or nothing. With `limit`, counts the subject's live families (see
    * {@link SessionRepository.listFamilies}); if that count is `>= max`, then: `reject` MUST write nothing and
@@ -146,8 +184,13 @@ export interface SessionRepository {
    */
   create(input: CreateFamilyInput): Promise<CreateFamilyResult>;
 
-  /** Returns the token record with its session and family, or `null` when the hash is unknown. */
-  findByTokenHash(hash: TokenHash): Promise<TokenLookup | null>;
+  /**
+   * Returns the token record with its session and family, or `null` when the hash is unknown.
+   * `familyId` is the family the presented token names (DESIGN §3): a store MAY use it to route the
+   * lookup (the Redis adapter keys everything of a family under it) and MUST return `null` when the
+   * stored record belongs to another family.
+   */
+  findByTokenHash(hash: TokenHash, familyId: FamilyId): Promise<TokenLookup | null>;
 
   /** Returns a family with all its sessions, or `null`. */
   findFamily(familyId: FamilyId): Promise<FamilyWithSessions | null>;

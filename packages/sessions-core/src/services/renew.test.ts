@@ -209,6 +209,7 @@ describe('renew: the session lease is held by another renewal', () => {
     // Nothing moved: the token is still current and the live lease still belongs to its holder.
     const lookup = await t.repository.findByTokenHash(
       await t.kit.hashRefreshToken(issued.tokens.refreshToken),
+      issued.familyId,
     );
     expect(lookup?.token.state).toBe('current');
     expect(lookup?.session.lease?.id).toBe(foreign);
@@ -337,12 +338,12 @@ describe('renew: a grace retry racing a logout or a step-up', () => {
       const t = await createTestKit({
         wrapRepository: (repository) =>
           interceptRepository(repository, {
-            findByTokenHash: async (original, hash) => {
+            findByTokenHash: async (original, hash, familyId) => {
               if (hash === successorHash) {
                 atSuccessorLookup.resolve();
                 await resume.promise;
               }
-              return original(hash);
+              return original(hash, familyId);
             },
           }),
       });

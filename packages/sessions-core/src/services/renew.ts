@@ -15,8 +15,9 @@
  * Nothing here throws for an expected outcome; only store faults propagate.
  */
 
-import type { TokenHash } from '../domain/ids.js';
-import type { ClientContext, RefreshTokenRecord, TokenLookup } from '../domain/types.js';
+import type { FamilyId, TokenHash } from '../domain/ids.js';
+import type { ClientContext, RefreshTokenRecord, Session, TokenLookup } from '../domain/types.js';
+import type { SessionRepository } from '../repository/repository.js';
 import {
   generateRefreshToken,
   hashesEqual,
@@ -62,19 +63,131 @@ export async function renew(
   const parsed = parseRefreshToken(presented);
   if (parsed === null) return rejected(ctx, 'malformed');
   const hash = await ctx.hasher.hash(presented as string);
-  const lookup = await ctx.repository.findByTokenHash(hash);
-  if (lookup === null || !hashesEqual(lookup.token.hash, hash) || lookup.family.id !== parsed.familyId) {
-    return rejected(ctx, 'unknown', { token: tokenHandle(hash) });
+  const client = context?.client ?? {};
+  if (ctx.repository.renewCurrent !== undefined && !bindingCanRefuse(ctx)) {
+    return renewInOneStep(ctx, { hash, secret: parsed.secret, familyId: parsed.familyId, client });
+  }
+  const lookup = await ctx.repository.findByTokenHash(hash, parsed.familyId);
+  return decideFirst(ctx, { hash, secret: parsed.secret, familyId: parsed.familyId, client }, lookup);
+}
+
+interface Presented {
+  readonly hash: TokenHash;
+  readonly secret: Uint8Array;
+  readonly familyId: FamilyId;
+  readonly client: ClientContext;
+}
+
+function decideFirst(ctx: ServiceContext, p: Presented, lookup: TokenLookup | null): Promise<RenewResult> {
+  if (lookup === null || !hashesEqual(lookup.token.hash, p.hash) || lookup.family.id !== p.familyId) {
+    return Promise.resolve(rejected(ctx, 'unknown', { token: tokenHandle(p.hash) }));
   }
   return decide(ctx, {
-    hash,
-    secret: parsed.secret,
-    client: context?.client ?? {},
+    hash: p.hash,
+    secret: p.secret,
+    client: p.client,
     lookup,
     attempt: 0,
     waitedMs: 0,
     sawCurrent: false,
   });
+}
+
+/** True when a binding signal may refuse or revoke a renewal, so it must be judged before rotating. */
+function bindingCanRefuse(ctx: ServiceContext): boolean {
+  const { fingerprint, ip, userAgent, impossibleTravel } = ctx.config.binding;
+  return [fingerprint, ip, userAgent, impossibleTravel].some((p) => p === 'reject' || p === 'revoke');
+}
+
+/**
+ * The one-round-trip path (`repository.renewCurrent`): the successor is prepared before anything
+ * is read, and the store rotates if, and only if, the presented token is current and its session
+ * and family are live. Any other state comes back unchanged and is decided as usual.
+ */
+async function renewInOneStep(ctx: ServiceContext, p: Presented): Promise<RenewResult> {
+  const successor = await prepareSuccessor(ctx, p.familyId, p.secret, p.hash);
+  const now = ctx.clock.now();
+  const result = await (ctx.repository.renewCurrent as NonNullable<SessionRepository['renewCurrent']>)({
+    hash: p.hash,
+    familyId: p.familyId,
+    successorHash: successor.hash,
+    sealedSuccessor: successor.sealed,
+    idleTtlMs: ctx.config.sessionIdleTtlMs,
+    ...(p.client.ip === undefined ? {} : { lastIp: p.client.ip }),
+    now,
+  });
+  if (result.type === 'not_rotated') return decideFirst(ctx, p, result.lookup);
+  const { lookup } = result;
+  const alerts = await evaluateBinding(ctx, { ...lookup, presented: p.client, now });
+  emitAlerts(ctx, lookup, alerts, now);
+  const a: Attempt = {
+    hash: p.hash,
+    secret: p.secret,
+    client: p.client,
+    lookup,
+    attempt: 0,
+    waitedMs: 0,
+    sawCurrent: true,
+    alerts,
+  };
+  return completeRotation(ctx, a, result.session, successor, now);
+}
+
+interface PreparedSuccessor {
+  readonly token: string;
+  readonly hash: TokenHash;
+  readonly sealed: string;
+}
+
+async function prepareSuccessor(
+  ctx: ServiceContext,
+  familyId: FamilyId,
+  oldSecret: Uint8Array,
+  oldHash: TokenHash,
+): Promise<PreparedSuccessor> {
+  const { token } = generateRefreshToken(familyId, ctx.random);
+  const [hash, sealed] = await Promise.all([
+    ctx.hasher.hash(token),
+    sealSuccessor({ oldSecret, oldHash, successor: token, random: ctx.random }),
+  ]);
+  return { token, hash, sealed };
+}
+
+function emitAlerts(ctx: ServiceContext, lookup: TokenLookup, alerts: readonly BindingAlert[], now: number) {
+  const { family, session } = lookup;
+  for (const alert of alerts) {
+    emitEvent(ctx, {
+      type: 'session.suspicious',
+      at: now,
+      familyId: family.id,
+      sessionId: session.id,
+      subject: family.subject,
+      ...alert,
+    });
+  }
+}
+
+/** A rotation went through: mint the tokens, tell the listeners, answer `renewed`. */
+async function completeRotation(
+  ctx: ServiceContext,
+  a: Attempt,
+  session: Session,
+  successor: PreparedSuccessor,
+  now: number,
+): Promise<RenewResult> {
+  const { family } = a.lookup;
+  const tokens = await mintTokens(ctx, { family, session, refreshToken: successor.token, now });
+  emitEvent(ctx, {
+    type: 'session.renewed',
+    at: now,
+    familyId: family.id,
+    sessionId: session.id,
+    subject: family.subject,
+    generation: session.generation,
+    token: tokenHandle(successor.hash),
+    previous: tokenHandle(a.hash),
+  });
+  return renewed(ctx, a, tokens, false, now);
 }
 
 async function decide(ctx: ServiceContext, a: Attempt): Promise<RenewResult> {
@@ -93,16 +206,7 @@ async function decide(ctx: ServiceContext, a: Attempt): Promise<RenewResult> {
   let alerts = a.alerts;
   if (alerts === undefined) {
     alerts = await evaluateBinding(ctx, { family, session, presented: a.client, now });
-    for (const alert of alerts) {
-      emitEvent(ctx, {
-        type: 'session.suspicious',
-        at: now,
-        familyId: family.id,
-        sessionId: session.id,
-        subject: family.subject,
-        ...alert,
-      });
-    }
+    emitAlerts(ctx, a.lookup, alerts, now);
     const action = strictestAction(alerts);
     if (action === 'revoke') {
       if (await revokeFamily(ctx, a.lookup, 'suspicious', now))
@@ -126,7 +230,7 @@ function withinGrace(ctx: ServiceContext, record: RefreshTokenRecord, now: numbe
 async function graceOrReplay(ctx: ServiceContext, a: Attempt, now: number): Promise<RenewResult> {
   const { token: record, family, session } = a.lookup;
   if (record.sealedSuccessor !== undefined && record.successorHash !== undefined) {
-    const successor = await ctx.repository.findByTokenHash(record.successorHash);
+    const successor = await ctx.repository.findByTokenHash(record.successorHash, family.id);
     if (successor === null || successor.token.state === 'revoked' || successor.session.state !== 'active') {
       // The successor was revoked, its session ended or the family vanished between our two reads
       // (a logout or step-up racing this retry): that is not a replay. Decide again on fresh state.
@@ -228,21 +332,14 @@ async function rotateCurrent(ctx: ServiceContext, a: Attempt): Promise<RenewResu
     const pause = Math.min(LEASE_POLL_MS, ctx.config.leaseWaitMs - waitedMs);
     await ctx.clock.sleep(pause);
     waitedMs += pause;
-    const fresh = await ctx.repository.findByTokenHash(a.hash);
+    const fresh = await ctx.repository.findByTokenHash(a.hash, family.id);
     if (fresh === null) return rejected(ctx, 'unknown', { token: tokenHandle(a.hash) });
     if (fresh.token.state !== 'current') return decide(ctx, { ...a, lookup: fresh, waitedMs });
   }
 
   let done = false;
   try {
-    const { token: successorToken } = generateRefreshToken(family.id, ctx.random);
-    const successorHash = await ctx.hasher.hash(successorToken);
-    const sealedSuccessor = await sealSuccessor({
-      oldSecret: a.secret,
-      oldHash: a.hash,
-      successor: successorToken,
-      random: ctx.random,
-    });
+    const successor = await prepareSuccessor(ctx, family.id, a.secret, a.hash);
     const now = ctx.clock.now();
     const result = await ctx.repository.rotate({
       sessionId: session.id,
@@ -250,37 +347,21 @@ async function rotateCurrent(ctx: ServiceContext, a: Attempt): Promise<RenewResu
       expectedHash: a.hash,
       expectedGeneration: record.generation,
       successor: {
-        hash: successorHash,
+        hash: successor.hash,
         sessionId: session.id,
         familyId: family.id,
         generation: record.generation + 1,
         issuedAt: now,
         state: 'current',
       },
-      sealedSuccessor,
+      sealedSuccessor: successor.sealed,
       idleExpiresAt: nextIdleDeadline(ctx, family, now),
       ...(a.client.ip === undefined ? {} : { lastIp: a.client.ip }),
       now,
     });
     if (result.type === 'rotated') {
       done = true;
-      const tokens = await mintTokens(ctx, {
-        family,
-        session: result.session,
-        refreshToken: successorToken,
-        now,
-      });
-      emitEvent(ctx, {
-        type: 'session.renewed',
-        at: now,
-        familyId: family.id,
-        sessionId: session.id,
-        subject: family.subject,
-        generation: result.session.generation,
-        token: tokenHandle(successorHash),
-        previous: tokenHandle(a.hash),
-      });
-      return renewed(ctx, a, tokens, false, now);
+      return completeRotation(ctx, a, result.session, successor, now);
     }
   } finally {
     if (!done && ctx.repository.renewWithoutLease !== true) {
@@ -294,7 +375,7 @@ async function rotateCurrent(ctx: ServiceContext, a: Attempt): Promise<RenewResu
 }
 
 async function retry(ctx: ServiceContext, a: Attempt): Promise<RenewResult> {
-  const fresh = await ctx.repository.findByTokenHash(a.hash);
+  const fresh = await ctx.repository.findByTokenHash(a.hash, a.lookup.family.id);
   if (fresh === null) return rejected(ctx, 'unknown', { token: tokenHandle(a.hash) });
   if (a.attempt + 1 >= MAX_ATTEMPTS) return inProgress(ctx, MIN_RETRY_AFTER_MS);
   return decide(ctx, { ...a, lookup: fresh, attempt: a.attempt + 1 });

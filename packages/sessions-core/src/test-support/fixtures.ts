@@ -54,6 +54,8 @@ export interface TestKitOverrides {
   readonly keys?: (clock: FakeClock) => KeySet;
   /** Options of the memory store (for example a capacity). */
   readonly capacity?: number;
+  /** Gives the memory repository `renewCurrent`, so the kit renews in one repository call. */
+  readonly oneStepRenewal?: boolean;
   /** Wraps the memory repository before the kit sees it (see {@link interceptRepository}). */
   readonly wrapRepository?: (repository: SessionRepository) => SessionRepository;
   readonly claimsSchema?: ClaimsSchema;
@@ -103,7 +105,7 @@ export async function createTestKit(overrides: TestKitOverrides = {}): Promise<T
     events: sink,
     ...(overrides.capacity === undefined ? {} : { capacity: overrides.capacity }),
   });
-  const base = createMemoryRepository({ store });
+  const base = createMemoryRepository({ store, oneStepRenewal: overrides.oneStepRenewal === true });
   const repository = overrides.wrapRepository ? overrides.wrapRepository(base) : base;
   const keys = overrides.keys?.(clock);
   const signingKey = keys?.current() ?? overrides.signingKey ?? (await defaultSigningKey());

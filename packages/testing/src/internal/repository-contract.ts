@@ -5,7 +5,14 @@
  * (`Promise.all` over one instance, and over two instances sharing one backend).
  */
 
-import type { FamilyId, LeaseId, RotateInput, SessionId, SessionRepository } from '@sessionkit/sessions-core';
+import type {
+  FamilyId,
+  LeaseId,
+  RenewCurrentInput,
+  RotateInput,
+  SessionId,
+  SessionRepository,
+} from '@sessionkit/sessions-core';
 import { describe, expect, it } from 'vitest';
 import {
   buildChain,
@@ -44,7 +51,7 @@ async function listedIds(
 /** The stored view of a chain's token, session and family; compared before and after a refused call. */
 async function snapshot(repo: SessionRepository, chain: Chain): Promise<unknown> {
   return {
-    token: await repo.findByTokenHash(chain.token.hash),
+    token: await repo.findByTokenHash(chain.token.hash, chain.family.id),
     session: await repo.findSession(chain.session.id),
   };
 }
@@ -69,7 +76,7 @@ export function describeRepositoryContract(h: () => Harness, parallelism: number
     it('stores the family, its first session and its token together', async () => {
       const { repo } = h();
       const chain = await seed(h());
-      expect(await repo.findByTokenHash(chain.token.hash)).toEqual(chain);
+      expect(await repo.findByTokenHash(chain.token.hash, chain.family.id)).toEqual(chain);
       expect(await repo.findSession(chain.session.id)).toEqual({
         session: chain.session,
         family: chain.family,
@@ -92,7 +99,7 @@ export function describeRepositoryContract(h: () => Harness, parallelism: number
       const extra = buildChain(h());
       const result = await repo.create({ ...extra, limit: { max: 2, policy: 'reject' }, now: T0 });
       expect(result).toEqual({ type: 'limit_reached' });
-      expect(await repo.findByTokenHash(extra.token.hash)).toBeNull();
+      expect(await repo.findByTokenHash(extra.token.hash, extra.family.id)).toBeNull();
       expect(await repo.findSession(extra.session.id)).toBeNull();
       expect(sorted(await listedIds(repo, 'alice', T0, true))).toEqual(
         sorted(existing.map((c) => c.family.id)),
@@ -134,7 +141,7 @@ export function describeRepositoryContract(h: () => Harness, parallelism: number
       if (result.type !== 'created') return;
       expect(sorted(result.evicted)).toEqual(sorted([a.family.id, b.family.id]));
       for (const evicted of [a, b]) {
-        const lookup = await repo.findByTokenHash(evicted.token.hash);
+        const lookup = await repo.findByTokenHash(evicted.token.hash, evicted.family.id);
         expect(lookup?.family).toMatchObject({ state: 'revoked', revokeReason: 'evicted' });
         expect(lookup?.session.state).toBe('revoked');
         expect(lookup?.token.state).toBe('revoked');
@@ -210,14 +217,14 @@ export function describeRepositoryContract(h: () => Harness, parallelism: number
       (chain.session as { generation: number }).generation = 99;
       (chain.token as { state: string }).state = 'revoked';
       // …and whatever came back from a read (a frozen result may refuse, which is fine too).
-      const found = await repo.findByTokenHash(chain.token.hash);
+      const found = await repo.findByTokenHash(chain.token.hash, chain.family.id);
       try {
         (found?.family.grant as { clientId: string }).clientId = 'tampered';
         (found?.session as { state: string }).state = 'revoked';
       } catch {
         // Read-only results are an acceptable way to honour the rule.
       }
-      expect(await repo.findByTokenHash(chain.token.hash)).toEqual({
+      expect(await repo.findByTokenHash(chain.token.hash, chain.family.id)).toEqual({
         token: pristine.token,
         session: pristine.session,
         family: pristine.family,
@@ -228,7 +235,7 @@ export function describeRepositoryContract(h: () => Harness, parallelism: number
   describe('findByTokenHash', () => {
     it('returns null for an unknown hash', async () => {
       await seed(h());
-      expect(await h().repo.findByTokenHash(newHash(h()))).toBeNull();
+      expect(await h().repo.findByTokenHash(newHash(h()), newId<FamilyId>(h()))).toBeNull();
     });
 
     it('returns a rotated record with its successor hash, sealed successor and the moved session', async () => {
@@ -236,7 +243,7 @@ export function describeRepositoryContract(h: () => Harness, parallelism: number
       const chain = await seed(h());
       const input = rotation(h(), chain, T0 + MINUTE);
       expect((await repo.rotate(input)).type).toBe('rotated');
-      const lookup = await repo.findByTokenHash(chain.token.hash);
+      const lookup = await repo.findByTokenHash(chain.token.hash, chain.family.id);
       expect(lookup?.token).toEqual({
         ...chain.token,
         state: 'rotated',
@@ -245,6 +252,150 @@ export function describeRepositoryContract(h: () => Harness, parallelism: number
         sealedSuccessor: input.sealedSuccessor,
       });
       expect(lookup?.session.generation).toBe(1);
+    });
+  });
+
+  describe('findByTokenHash routing', () => {
+    it('returns null when the record belongs to another family than the one named', async () => {
+      const { repo } = h();
+      const chain = await seed(h());
+      const other = await seed(h());
+      expect(await repo.findByTokenHash(chain.token.hash, other.family.id)).toBeNull();
+      expect(await repo.findByTokenHash(chain.token.hash, newId<FamilyId>(h()))).toBeNull();
+    });
+  });
+
+  describe('renewCurrent (optional)', () => {
+    /** The input that renews `chain`'s token in one step at `at`. */
+    const oneStep = (chain: Chain, at: number, overrides: Partial<RenewCurrentInput> = {}) => ({
+      hash: chain.token.hash,
+      familyId: chain.family.id,
+      successorHash: newHash(h()),
+      sealedSuccessor: `sealed-${newHash(h())}`,
+      idleTtlMs: IDLE_TTL,
+      now: at,
+      ...overrides,
+    });
+    /** The method, or undefined after checking that it is really absent (a repository may omit it). */
+    const renewCurrent = (repo = h().repo) => {
+      if (repo.renewCurrent === undefined) {
+        expect('renewCurrent' in repo ? repo.renewCurrent : undefined).toBeUndefined();
+        return undefined;
+      }
+      return repo.renewCurrent.bind(repo);
+    };
+
+    it('rotates a current token in one call and returns the state it found', async () => {
+      const { repo } = h();
+      const call = renewCurrent();
+      if (call === undefined) return;
+      const chain = await seed(h());
+      const at = T0 + HOUR;
+      const input = oneStep(chain, at, { lastIp: '198.51.100.9' });
+      const result = await call(input);
+      const moved = {
+        ...chain.session,
+        generation: 1,
+        lastSeenAt: at,
+        idleExpiresAt: at + IDLE_TTL,
+        lastIp: '198.51.100.9',
+      };
+      expect(result).toEqual({ type: 'rotated', lookup: chain, session: moved });
+      expect((await repo.findByTokenHash(chain.token.hash, chain.family.id))?.token).toEqual({
+        ...chain.token,
+        state: 'rotated',
+        rotatedAt: at,
+        successorHash: input.successorHash,
+        sealedSuccessor: input.sealedSuccessor,
+      });
+      expect(await repo.findByTokenHash(input.successorHash, chain.family.id)).toEqual({
+        token: {
+          hash: input.successorHash,
+          sessionId: chain.session.id,
+          familyId: chain.family.id,
+          generation: 1,
+          issuedAt: at,
+          state: 'current',
+        },
+        session: moved,
+        family: chain.family,
+      });
+    });
+
+    it('never moves the idle deadline past the family absolute expiry', async () => {
+      const call = renewCurrent();
+      if (call === undefined) return;
+      const chain = await seed(h(), { absoluteExpiresAt: T0 + DAY });
+      const result = await call(oneStep(chain, T0 + HOUR));
+      expect(result.type === 'rotated' && result.session.idleExpiresAt).toBe(T0 + DAY);
+    });
+
+    it('writes nothing and returns what it found for any token it must not rotate', async () => {
+      const { repo } = h();
+      const call = renewCurrent();
+      if (call === undefined) return;
+      const at = T0 + HOUR;
+      expect(await call(oneStep(buildChain(h()), at))).toEqual({ type: 'not_rotated', lookup: null });
+      const elsewhere = await seed(h());
+      const stranger = await seed(h());
+      expect(await call(oneStep(elsewhere, at, { familyId: stranger.family.id }))).toEqual({
+        type: 'not_rotated',
+        lookup: null,
+      });
+      const rotated = await seed(h());
+      await rotateChain(h(), rotated, T0 + MINUTE);
+      const revoked = await seed(h());
+      await repo.revokeFamily({ familyId: revoked.family.id, reason: 'admin', now: T0 + MINUTE });
+      const idle = await seed(h(), { idleExpiresAt: at });
+      const old = await seed(h(), { absoluteExpiresAt: at });
+      const leased = await seed(h());
+      await repo.acquireLease({
+        sessionId: leased.session.id,
+        leaseId: newId(h()),
+        ttlMs: LEASE_TTL,
+        now: at,
+      });
+      for (const chain of [rotated, revoked, idle, old, leased]) {
+        const before = await snapshot(repo, chain);
+        const input = oneStep(chain, at);
+        const result = await call(input);
+        expect(result).toEqual({ type: 'not_rotated', lookup: (before as { token: unknown }).token });
+        expect(await snapshot(repo, chain)).toEqual(before);
+        expect(await repo.findByTokenHash(input.successorHash, chain.family.id)).toBeNull();
+      }
+    });
+
+    it('rotates once when the lease has expired', async () => {
+      const { repo } = h();
+      const call = renewCurrent();
+      if (call === undefined) return;
+      const chain = await seed(h());
+      await repo.acquireLease({
+        sessionId: chain.session.id,
+        leaseId: newId(h()),
+        ttlMs: LEASE_TTL,
+        now: T0,
+      });
+      expect((await call(oneStep(chain, T0 + LEASE_TTL))).type).toBe('rotated');
+    });
+
+    it(`lets exactly one of ${parallelism} parallel one-step renewals rotate`, async () => {
+      const { repo } = h();
+      const call = renewCurrent();
+      if (call === undefined) return;
+      const chain = await seed(h());
+      const inputs = Array.from({ length: parallelism }, () => oneStep(chain, T0 + MINUTE));
+      const results = await inParallel(parallelism, (i) => call(inputs[i] as RenewCurrentInput));
+      expect(count(results, (r) => r.type === 'rotated')).toBe(1);
+      const winner = inputs[results.findIndex((r) => r.type === 'rotated')] as RenewCurrentInput;
+      const stored = await repo.findByTokenHash(chain.token.hash, chain.family.id);
+      expect(stored?.token.successorHash).toBe(winner.successorHash);
+      expect(stored?.session.generation).toBe(1);
+      const successors = await Promise.all(
+        inputs.map((input) => repo.findByTokenHash(input.successorHash, chain.family.id)),
+      );
+      expect(count(successors, (lookup) => lookup !== null)).toBe(1);
+      expect(stored?.family.state).toBe('active');
     });
   });
 
@@ -294,13 +445,13 @@ export function describeRepositoryContract(h: () => Harness, parallelism: number
         lastIp: '198.51.100.9',
       };
       expect(result).toEqual({ type: 'rotated', session: moved });
-      expect((await repo.findByTokenHash(chain.token.hash))?.token).toMatchObject({
+      expect((await repo.findByTokenHash(chain.token.hash, chain.family.id))?.token).toMatchObject({
         state: 'rotated',
         rotatedAt: at,
         successorHash: input.successor.hash,
         sealedSuccessor: input.sealedSuccessor,
       });
-      expect(await repo.findByTokenHash(input.successor.hash)).toEqual({
+      expect(await repo.findByTokenHash(input.successor.hash, input.familyId)).toEqual({
         token: input.successor,
         session: moved,
         family: chain.family,
@@ -314,7 +465,7 @@ export function describeRepositoryContract(h: () => Harness, parallelism: number
         T0 + 2 * MINUTE,
       );
       expect(chain.session.generation).toBe(2);
-      expect((await h().repo.findByTokenHash(chain.token.hash))?.token).toMatchObject({
+      expect((await h().repo.findByTokenHash(chain.token.hash, chain.family.id))?.token).toMatchObject({
         state: 'current',
         generation: 2,
       });
@@ -330,7 +481,7 @@ export function describeRepositoryContract(h: () => Harness, parallelism: number
         const before = await snapshot(repo, original);
         expect(await repo.rotate(input)).toEqual({ type: 'conflict' });
         expect(await snapshot(repo, original)).toEqual(before);
-        expect(await repo.findByTokenHash(input.successor.hash)).toBeNull();
+        expect(await repo.findByTokenHash(input.successor.hash, input.familyId)).toBeNull();
       }
     });
 
@@ -341,7 +492,7 @@ export function describeRepositoryContract(h: () => Harness, parallelism: number
       const before = await snapshot(repo, chain);
       expect(await repo.rotate(input)).toEqual({ type: 'conflict' });
       expect(await snapshot(repo, chain)).toEqual(before);
-      expect(await repo.findByTokenHash(input.successor.hash)).toBeNull();
+      expect(await repo.findByTokenHash(input.successor.hash, input.familyId)).toBeNull();
     });
 
     it('returns conflict when only the session generation moved (token record still at the expected one)', async () => {
@@ -378,7 +529,7 @@ export function describeRepositoryContract(h: () => Harness, parallelism: number
         const before = await snapshot(repo, chain);
         expect(await repo.rotate(input)).toEqual({ type: 'inactive' });
         expect(await snapshot(repo, chain)).toEqual(before);
-        expect(await repo.findByTokenHash(input.successor.hash)).toBeNull();
+        expect(await repo.findByTokenHash(input.successor.hash, input.familyId)).toBeNull();
       });
     }
 
@@ -404,7 +555,7 @@ export function describeRepositoryContract(h: () => Harness, parallelism: number
         // The token is no longer current *and* its session is not active: either answer is right.
         expect(['inactive', 'conflict']).toContain(result.type);
         expect(await snapshot(repo, chain)).toEqual(before);
-        expect(await repo.findByTokenHash(input.successor.hash)).toBeNull();
+        expect(await repo.findByTokenHash(input.successor.hash, input.familyId)).toBeNull();
       });
     }
 
@@ -416,11 +567,13 @@ export function describeRepositoryContract(h: () => Harness, parallelism: number
       expect(count(results, (r) => r.type === 'rotated')).toBe(1);
       expect(count(results, (r) => r.type === 'conflict')).toBe(parallelism - 1);
       const winner = inputs[results.findIndex((r) => r.type === 'rotated')];
-      expect((await repo.findByTokenHash(chain.token.hash))?.token.successorHash).toBe(
+      expect((await repo.findByTokenHash(chain.token.hash, chain.family.id))?.token.successorHash).toBe(
         winner?.successor.hash,
       );
       expect((await repo.findSession(chain.session.id))?.session.generation).toBe(1);
-      const stored = await Promise.all(inputs.map((input) => repo.findByTokenHash(input.successor.hash)));
+      const stored = await Promise.all(
+        inputs.map((input) => repo.findByTokenHash(input.successor.hash, input.familyId)),
+      );
       expect(count(stored, (lookup) => lookup !== null)).toBe(1);
     });
 
@@ -574,10 +727,10 @@ export function describeRepositoryContract(h: () => Harness, parallelism: number
       const chain = await seed(h());
       const at = T0 + HOUR;
       const next = await replaceChain(h(), chain, at);
-      const old = await repo.findByTokenHash(chain.token.hash);
+      const old = await repo.findByTokenHash(chain.token.hash, chain.family.id);
       expect(old?.session).toMatchObject({ state: 'ended', endedAt: at });
       expect(old?.token.state).toBe('revoked');
-      expect(await repo.findByTokenHash(next.token.hash)).toEqual({
+      expect(await repo.findByTokenHash(next.token.hash, next.family.id)).toEqual({
         token: next.token,
         session: next.session,
         family: next.family,
@@ -619,7 +772,7 @@ export function describeRepositoryContract(h: () => Harness, parallelism: number
         expect(result).toEqual({ type: 'inactive' });
         expect(await snapshot(repo, chain)).toEqual(before);
         expect(await repo.findSession(next.session.id)).toBeNull();
-        expect(await repo.findByTokenHash(next.token.hash)).toBeNull();
+        expect(await repo.findByTokenHash(next.token.hash, chain.family.id)).toBeNull();
       });
     }
 
@@ -657,7 +810,7 @@ export function describeRepositoryContract(h: () => Harness, parallelism: number
         families: [],
         sessions: [chain.session.id],
       });
-      const lookup = await repo.findByTokenHash(chain.token.hash);
+      const lookup = await repo.findByTokenHash(chain.token.hash, chain.family.id);
       expect(lookup?.session).toMatchObject({ state: 'revoked', revokeReason: 'logout' });
       expect(lookup?.token.state).toBe('revoked');
       expect(lookup?.family.state).toBe('active');
@@ -687,7 +840,7 @@ export function describeRepositoryContract(h: () => Harness, parallelism: number
         families: [chain.family.id],
         sessions: [chain.session.id],
       });
-      const lookup = await repo.findByTokenHash(chain.token.hash);
+      const lookup = await repo.findByTokenHash(chain.token.hash, chain.family.id);
       expect(lookup?.family).toMatchObject({
         state: 'revoked',
         revokedAt: now,
@@ -695,7 +848,7 @@ export function describeRepositoryContract(h: () => Harness, parallelism: number
       });
       expect(lookup?.session.state).toBe('revoked');
       expect(lookup?.token.state).toBe('revoked');
-      expect(await repo.findByTokenHash(other.token.hash)).toEqual(other);
+      expect(await repo.findByTokenHash(other.token.hash, other.family.id)).toEqual(other);
     });
 
     it('revokes every active session of the family, after a rotation and a replacement', async () => {
@@ -709,7 +862,7 @@ export function describeRepositoryContract(h: () => Harness, parallelism: number
       });
       // The ended session did not change now, so only the active one is listed.
       expect(result).toEqual({ families: [next.family.id], sessions: [next.session.id] });
-      expect((await repo.findByTokenHash(next.token.hash))?.token.state).toBe('revoked');
+      expect((await repo.findByTokenHash(next.token.hash, next.family.id))?.token.state).toBe('revoked');
       expect((await repo.findSession(rotated.session.id))?.session.state).toBe('ended');
     });
 
@@ -749,12 +902,12 @@ export function describeRepositoryContract(h: () => Harness, parallelism: number
       expect(sorted(result.families)).toEqual(sorted(mine.map((c) => c.family.id)));
       expect(sorted(result.sessions)).toEqual(sorted(mine.map((c) => c.session.id)));
       for (const chain of mine) {
-        const lookup = await repo.findByTokenHash(chain.token.hash);
+        const lookup = await repo.findByTokenHash(chain.token.hash, chain.family.id);
         expect(lookup?.family).toMatchObject({ state: 'revoked', revokeReason: 'password_changed' });
         expect(lookup?.session.state).toBe('revoked');
         expect(lookup?.token.state).toBe('revoked');
       }
-      expect(await repo.findByTokenHash(bob.token.hash)).toEqual(bob);
+      expect(await repo.findByTokenHash(bob.token.hash, bob.family.id)).toEqual(bob);
       expect(await revoke()).toEqual({ families: [], sessions: [] });
     });
 
@@ -771,7 +924,7 @@ export function describeRepositoryContract(h: () => Harness, parallelism: number
       const result = await revoke();
       expect(sorted(result.families)).toEqual(sorted([drop1.family.id, drop2.family.id]));
       expect(sorted(result.sessions)).toEqual(sorted([drop1.session.id, drop2.session.id]));
-      expect(await repo.findByTokenHash(keep.token.hash)).toEqual(keep);
+      expect(await repo.findByTokenHash(keep.token.hash, keep.family.id)).toEqual(keep);
       expect(await listedIds(repo, 'alice', T0 + MINUTE)).toEqual([keep.family.id]);
       expect(await revoke()).toEqual({ families: [], sessions: [] });
     });
@@ -902,11 +1055,11 @@ export function describeRepositoryContract(h: () => Harness, parallelism: number
       expect(await sweep()).toEqual({ deleted: 1 });
       expect(await sweep()).toEqual({ deleted: 0 });
       for (const chain of dead) {
-        expect(await repo.findByTokenHash(chain.token.hash)).toBeNull();
+        expect(await repo.findByTokenHash(chain.token.hash, chain.family.id)).toBeNull();
         expect(await repo.findSession(chain.session.id)).toBeNull();
       }
       expect(await listedIds(repo, 'alice', now, true)).toEqual([live.family.id]);
-      expect(await repo.findByTokenHash(live.token.hash)).toEqual(live);
+      expect(await repo.findByTokenHash(live.token.hash, live.family.id)).toEqual(live);
     });
 
     it('deletes the rotated token records of a dead family too', async () => {
@@ -916,8 +1069,8 @@ export function describeRepositoryContract(h: () => Harness, parallelism: number
       expect(await repo.deleteExpired({ now: T0 + HOUR, batchSize: 10, sealedBefore: T0 })).toEqual({
         deleted: 1,
       });
-      expect(await repo.findByTokenHash(first.token.hash)).toBeNull();
-      expect(await repo.findByTokenHash(second.token.hash)).toBeNull();
+      expect(await repo.findByTokenHash(first.token.hash, first.family.id)).toBeNull();
+      expect(await repo.findByTokenHash(second.token.hash, second.family.id)).toBeNull();
     });
 
     it('keeps a revoked family until it is dead, so a late replay still reads as revoked', async () => {
@@ -927,11 +1080,11 @@ export function describeRepositoryContract(h: () => Harness, parallelism: number
       expect(await repo.deleteExpired({ now: T0 + HOUR, batchSize: 10, sealedBefore: T0 })).toEqual({
         deleted: 0,
       });
-      expect((await repo.findByTokenHash(chain.token.hash))?.family.state).toBe('revoked');
+      expect((await repo.findByTokenHash(chain.token.hash, chain.family.id))?.family.state).toBe('revoked');
       expect(await repo.deleteExpired({ now: T0 + DAY, batchSize: 10, sealedBefore: T0 })).toEqual({
         deleted: 1,
       });
-      expect(await repo.findByTokenHash(chain.token.hash)).toBeNull();
+      expect(await repo.findByTokenHash(chain.token.hash, chain.family.id)).toBeNull();
     });
 
     it('judges idleness by the latest idleExpiresAt of all the family sessions', async () => {
@@ -959,14 +1112,16 @@ export function describeRepositoryContract(h: () => Harness, parallelism: number
       ).toEqual({
         deleted: 0,
       });
-      const dropped = await repo.findByTokenHash(first.token.hash);
+      const dropped = await repo.findByTokenHash(first.token.hash, first.family.id);
       expect(dropped?.token.state).toBe('rotated');
       expect(dropped?.token.sealedSuccessor).toBeUndefined();
-      expect((await repo.findByTokenHash(second.token.hash))?.token).toMatchObject({
+      expect((await repo.findByTokenHash(second.token.hash, second.family.id))?.token).toMatchObject({
         state: 'rotated',
         sealedSuccessor: thirdInput.sealedSuccessor,
       });
-      expect((await repo.findByTokenHash(thirdInput.successor.hash))?.token.state).toBe('current');
+      expect((await repo.findByTokenHash(thirdInput.successor.hash, thirdInput.familyId))?.token.state).toBe(
+        'current',
+      );
     });
   });
 
@@ -1012,10 +1167,10 @@ export function describeRepositoryContract(h: () => Harness, parallelism: number
       const { repo: a } = h();
       const b = await h().another();
       const chain = await seed(h(), {}, a);
-      expect(await b.findByTokenHash(chain.token.hash)).toEqual(chain);
+      expect(await b.findByTokenHash(chain.token.hash, chain.family.id)).toEqual(chain);
       const next = await rotateChain(h(), chain, T0 + MINUTE, b);
-      expect((await a.findByTokenHash(chain.token.hash))?.token.state).toBe('rotated');
-      expect((await a.findByTokenHash(next.token.hash))?.token.state).toBe('current');
+      expect((await a.findByTokenHash(chain.token.hash, chain.family.id))?.token.state).toBe('rotated');
+      expect((await a.findByTokenHash(next.token.hash, next.family.id))?.token.state).toBe('current');
       await a.revokeFamily({ familyId: chain.family.id, reason: 'admin', now: T0 + 2 * MINUTE });
       expect(await listedIds(b, 'alice', T0 + 2 * MINUTE)).toEqual([]);
       expect(
