@@ -1,7 +1,8 @@
 /**
  * @sessionkit/redis — the sessionkit repository on Redis and Redis Cluster. This entry point
  * re-exports each public name explicitly; so far that is the record codec, which stores family and
- * session metadata as MessagePack with optional AES-256-GCM encryption at rest.
+ * session metadata as MessagePack with optional AES-256-GCM encryption at rest, and the revocation
+ * feed, which carries revoked session ids to verifiers over a Redis Stream and pub/sub.
  */
 
 export {
@@ -13,3 +14,19 @@ export {
   type RecordEncryption,
   type RecordKey,
 } from './codec.js';
+export {
+  createRevocationSubscriber,
+  DEFAULT_FEED_PREFIX,
+  DEFAULT_FEED_RETENTION_MS,
+  type FeedKeys,
+  type FeedReason,
+  type FeedRevocation,
+  feedKeys,
+  type PublishRevocationsOptions,
+  type PublishRevocationsResult,
+  publishRevocations,
+  type RevocationInput,
+  type RevocationSubscriber,
+  type RevocationSubscriberOptions,
+} from './feed.js';
+export { createRedisRepository, type RedisRepositoryOptions } from './repository.js';
