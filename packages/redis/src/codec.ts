@@ -8,6 +8,7 @@
  * error whose message names sizes and formats, never key bytes or record contents.
  */
 
+import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject, randomBytes } from 'node:crypto';
 import { ConfigError, CryptoError, InvalidArgumentError } from '@sessionkit/sessions-core';
 import { Packr } from 'msgpackr';
 
@@ -71,12 +72,12 @@ const MAX_KEY_ID_BYTES = 255;
 
 const utf8 = new TextEncoder();
 
-/** A configured key, ready to use: its sealed-record header and its lazily imported CryptoKey. */
+/** A configured key, ready to use: its sealed-record header and its secret key object. */
 interface PreparedKey {
   /** `0x02 | keyIdLength | keyId` — also the first part of the AAD. */
   readonly header: Uint8Array;
   readonly idBytes: Uint8Array;
-  cryptoKey(): Promise<CryptoKey>;
+  readonly secret: KeyObject;
 }
 
 /**
@@ -156,8 +157,8 @@ export function createRecordCodec(options: RecordCodecOptions = {}): RecordCodec
         return record;
       }
       const plaintext = copy(payload);
-      const nonce = globalThis.crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
-      const sealed = await aesGcm('encrypt', current, nonce, plaintext, aad(current.header, recordId));
+      const nonce = randomBytes(NONCE_BYTES);
+      const sealed = aesGcm('encrypt', current, nonce, plaintext, aad(current.header, recordId));
       plaintext.fill(0);
       const record = new Uint8Array(current.header.length + NONCE_BYTES + sealed.length);
       record.set(current.header, 0);
@@ -201,13 +202,13 @@ export function createRecordCodec(options: RecordCodecOptions = {}): RecordCodec
       }
       const nonce = copy(bytes.subarray(headerLength, headerLength + NONCE_BYTES));
       const sealed = copy(bytes.subarray(headerLength + NONCE_BYTES));
-      const plaintext = await aesGcm('decrypt', key, nonce, sealed, aad(key.header, recordId));
+      const plaintext = aesGcm('decrypt', key, nonce, sealed, aad(key.header, recordId));
       return { value: unpack(plaintext), stale: key !== current };
     },
   };
 }
 
-/** Validates one configured key and prepares its header; the CryptoKey is imported on first use. */
+/** Validates one configured key and prepares its header and secret key object. */
 function prepareKey(entry: RecordKey, which: 'current' | 'previous'): PreparedKey {
   const path = `encryption.${which}`;
   if (typeof entry?.id !== 'string') {
@@ -234,20 +235,9 @@ function prepareKey(entry: RecordKey, which: 'current' | 'previous'): PreparedKe
   header[0] = FORMAT_SEALED;
   header[1] = idBytes.length;
   header.set(idBytes, 2);
-  let imported: Promise<CryptoKey> | undefined;
-  return {
-    header,
-    idBytes,
-    cryptoKey() {
-      imported ??= globalThis.crypto.subtle
-        .importKey('raw', keyBytes, 'AES-GCM', false, ['encrypt', 'decrypt'])
-        .catch((error: unknown) => {
-          imported = undefined; // do not cache a failure: the next call tries again
-          throw new CryptoError(`cannot import the AES-GCM key of ${path}`, { cause: error });
-        });
-      return imported;
-    },
-  };
+  const secret = createSecretKey(keyBytes);
+  keyBytes.fill(0);
+  return { header, idBytes, secret };
 }
 
 /**
@@ -268,24 +258,32 @@ function aad(header: Uint8Array, recordId: string): Uint8Array<ArrayBuffer> {
  * internal). Decryption failures of any kind become one `CryptoError` without a cause: a wrong key,
  * a flipped bit and a record copied from another id must look the same to the caller.
  */
-async function aesGcm(
+/**
+ * AES-256-GCM through node:crypto (this package runs on Node, as ioredis does): synchronous and
+ * about twice as fast per record as Web Crypto's promise round trip, which matters on every renewal
+ * of an encrypted store. Returns ciphertext followed by the 16-byte tag, as Web Crypto does.
+ */
+function aesGcm(
   mode: 'encrypt' | 'decrypt',
   key: PreparedKey,
-  nonce: Uint8Array<ArrayBuffer>,
-  data: Uint8Array<ArrayBuffer>,
-  additionalData: Uint8Array<ArrayBuffer>,
-): Promise<Uint8Array> {
-  const cryptoKey = await key.cryptoKey();
-  const params = { name: 'AES-GCM', iv: nonce, additionalData, tagLength: TAG_BYTES * 8 };
+  nonce: Uint8Array,
+  data: Uint8Array,
+  additionalData: Uint8Array,
+): Uint8Array {
   if (mode === 'encrypt') {
     try {
-      return new Uint8Array(await globalThis.crypto.subtle.encrypt(params, cryptoKey, data));
+      const cipher = createCipheriv('aes-256-gcm', key.secret, nonce, { authTagLength: TAG_BYTES });
+      cipher.setAAD(additionalData);
+      return Buffer.concat([cipher.update(data), cipher.final(), cipher.getAuthTag()]);
     } catch (error) {
       throw new CryptoError('AES-GCM encryption failed', { cause: error });
     }
   }
   try {
-    return new Uint8Array(await globalThis.crypto.subtle.decrypt(params, cryptoKey, data));
+    const decipher = createDecipheriv('aes-256-gcm', key.secret, nonce, { authTagLength: TAG_BYTES });
+    decipher.setAAD(additionalData);
+    decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
+    return Buffer.concat([decipher.update(data.subarray(0, data.length - TAG_BYTES)), decipher.final()]);
   } catch {
     throw new CryptoError('encrypted record failed authentication (wrong key, wrong record id or tampered)');
   }

@@ -12,7 +12,6 @@
  * session id, family id, reason and revocation time, never the subject.
  */
 
-import { createHash } from 'node:crypto';
 import {
   type Clock,
   ConfigError,
@@ -24,6 +23,7 @@ import {
 } from '@sessionkit/sessions-core';
 import type { RevocationDenylist } from '@sessionkit/sessions-core/verify';
 import type { Cluster, Redis } from 'ioredis';
+import { evalScript, luaScript } from './scripts.js';
 
 /** The key prefix used when none is given. */
 export const DEFAULT_FEED_PREFIX = 'sk';
@@ -131,7 +131,7 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('PUBLISH', ARGV[1], cjson.encode(entries))
 return prev
 `;
-const PUBLISH_SCRIPT_SHA = createHash('sha1').update(PUBLISH_SCRIPT).digest('hex');
+const PUBLISH = luaScript(PUBLISH_SCRIPT);
 
 /**
  * Publishes revocations on the feed: one Lua script on the stream key appends an entry per
@@ -184,21 +184,11 @@ export async function publishRevocations(
   }
   let lastId: unknown;
   try {
-    lastId = await runPublishScript(client, stream, args);
+    lastId = await evalScript(client, PUBLISH, stream, args, 'string');
   } catch (error) {
     throw new StoreUnavailableError('revocation feed: publishing to Redis failed', { cause: scrub(error) });
   }
   return { count: revocations.length, lastId: String(lastId) };
-}
-
-/** EVALSHA, and EVAL once when this node has not seen the script yet (new node, SCRIPT FLUSH). */
-async function runPublishScript(client: Redis | Cluster, stream: string, args: string[]): Promise<unknown> {
-  try {
-    return await client.evalsha(PUBLISH_SCRIPT_SHA, 1, stream, ...args);
-  } catch (error) {
-    if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error;
-    return client.eval(PUBLISH_SCRIPT, 1, stream, ...args);
-  }
 }
 
 function checkRevocation(revocation: RevocationInput, index: number): void {

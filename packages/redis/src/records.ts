@@ -38,7 +38,6 @@ export interface FamilyCore {
   ra?: number;
   rr?: RevokeReason;
   ss: string[];
-  sl?: string[];
 }
 
 /** Stored session core. */

@@ -389,7 +389,7 @@ class RedisRepository implements SessionRepository {
       await this.#call('create', () => this.#insert(input, blobs));
       return { type: 'created', evicted };
     } finally {
-      await this.#script('unlock', lockKey, [holder]).catch(() => {});
+      await this.#call('create', () => this.#script('unlock', lockKey, [holder])).catch(() => {});
     }
   }
 

@@ -6,7 +6,9 @@
  * `sm:<sid>`) are opaque codec blobs, possibly encrypted, that scripts only copy.
  *
  * Fields of a family hash:
- * - `f`          family core  {st, ca, ax, ra?, rr?, ss = [session ids], sl = [hashes holding a sealed successor]}
+ * - `f`          family core  {st, ca, ax, ra?, rr?, ss = [session ids]}
+ * - `sl`         hashes of the records still holding a sealed successor, comma-separated (for the
+ *                sweep; its own field so a renewal neither repacks nor returns a growing list)
  * - `fm`, `fa`   family metadata {sub, cl, gr} and its auth context (codec blobs)
  * - `s:<sid>`    session core {st, ca, ls, ix, g, ea?, rr?, li?, le?, ct = current token hash}
  * - `sm:<sid>`   session metadata {ip} (codec blob), present once the session has a last IP
@@ -93,10 +95,10 @@ if redis.call('HEXISTS', key, 't:' .. ARGV[2]) == 1 then return redis.error_repl
 tok.st = 'rotated'; tok.ra = now; tok.sh = ARGV[2]; tok.ss = ARGV[3]
 local successor = {sid = sid, g = s.g + 1, ia = now, st = 'current'}
 s.g = s.g + 1; s.ls = now; s.ix = math.min(now + tonumber(ARGV[4]), f.ax); s.li = nil; s.le = nil; s.ct = ARGV[2]
-local sl = f.sl or {}
-sl[#sl + 1] = ARGV[1]; f.sl = sl
+local sl = redis.call('HGET', key, 'sl')
 local ns = pack_(s)
-redis.call('HSET', key, 't:' .. ARGV[1], pack_(tok), 't:' .. ARGV[2], pack_(successor), 's:' .. sid, ns, 'f', pack_(f))
+redis.call('HSET', key, 't:' .. ARGV[1], pack_(tok), 't:' .. ARGV[2], pack_(successor), 's:' .. sid, ns,
+  'sl', sl and (sl .. ',' .. ARGV[1]) or ARGV[1])
 if ARGV[6] ~= '' then redis.call('HSET', key, 'sm:' .. sid, ARGV[6]) end
 return {1, t, v[1], v[2], v[3], v[4], v[5], ns}`,
 
@@ -118,10 +120,10 @@ if redis.call('HEXISTS', key, 't:' .. ARGV[4]) == 1 then return redis.error_repl
 tok.st = 'rotated'; tok.ra = now; tok.sh = ARGV[4]; tok.ss = ARGV[7]
 local successor = {sid = sid, g = tonumber(ARGV[5]), ia = tonumber(ARGV[6]), st = 'current'}
 s.g = expected + 1; s.ls = now; s.ix = tonumber(ARGV[8]); s.li = nil; s.le = nil; s.ct = ARGV[4]
-local sl = f.sl or {}
-sl[#sl + 1] = ARGV[2]; f.sl = sl
+local sl = redis.call('HGET', key, 'sl')
 local ns = pack_(s)
-redis.call('HSET', key, 't:' .. ARGV[2], pack_(tok), 't:' .. ARGV[4], pack_(successor), 's:' .. sid, ns, 'f', pack_(f))
+redis.call('HSET', key, 't:' .. ARGV[2], pack_(tok), 't:' .. ARGV[4], pack_(successor), 's:' .. sid, ns,
+  'sl', sl and (sl .. ',' .. ARGV[2]) or ARGV[2])
 if ARGV[10] ~= '' then redis.call('HSET', key, 'sm:' .. sid, ARGV[10]) end
 return {'rotated', ns, redis.call('HGET', key, 'sm:' .. sid)}`,
 
@@ -231,21 +233,20 @@ if f.ax <= now or latest == nil or latest <= now then
   redis.call('DEL', key)
   return out
 end
-local sl, kept, changed = f.sl or {}, {}, false
-for _, hash in ipairs(sl) do
+local sl = redis.call('HGET', key, 'sl')
+if not sl then return {0} end
+local kept = {}
+for hash in string.gmatch(sl, '[^,]+') do
   local traw = redis.call('HGET', key, 't:' .. hash)
   local t = traw and unpack_(traw)
   if t and t.ss and t.ra and t.ra <= sealedBefore then
     t.ss = nil
     redis.call('HSET', key, 't:' .. hash, pack_(t))
-    changed = true
   elseif t and t.ss then
     kept[#kept + 1] = hash
-  else
-    changed = true
   end
 end
-if changed then f.sl = kept; redis.call('HSET', key, 'f', pack_(f)) end
+if #kept == 0 then redis.call('HDEL', key, 'sl') else redis.call('HSET', key, 'sl', table.concat(kept, ',')) end
 return {0}`,
 
   /** → {ttlMs} of the family hash (-2 when it does not exist). */
@@ -273,19 +274,25 @@ return 0`,
 /** A script name. */
 export type ScriptName = keyof typeof SOURCES;
 
-interface Script {
+/** A Lua script with its SHA1, ready for EVALSHA. */
+export interface LuaScript {
   readonly lua: string;
   readonly sha: string;
+}
+
+/** Prepares `lua` for {@link evalScript}. */
+export function luaScript(lua: string): LuaScript {
+  return { lua, sha: createHash('sha1').update(lua).digest('hex') };
 }
 
 const NEEDS_PRELUDE = new Set<ScriptName>(['register', 'unlock', 'ttl']);
 
 const SCRIPTS = Object.fromEntries(
-  (Object.keys(SOURCES) as ScriptName[]).map((name) => {
-    const lua = NEEDS_PRELUDE.has(name) ? `local key = KEYS[1]\n${SOURCES[name]}` : PRELUDE + SOURCES[name];
-    return [name, { lua, sha: createHash('sha1').update(lua).digest('hex') }];
-  }),
-) as Record<ScriptName, Script>;
+  (Object.keys(SOURCES) as ScriptName[]).map((name) => [
+    name,
+    luaScript(NEEDS_PRELUDE.has(name) ? `local key = KEYS[1]\n${SOURCES[name]}` : PRELUDE + SOURCES[name]),
+  ]),
+) as Record<ScriptName, LuaScript>;
 
 /** A script argument: text, a number, or a binary record. */
 export type ScriptArg = string | number | Buffer | Uint8Array;
@@ -293,41 +300,59 @@ export type ScriptArg = string | number | Buffer | Uint8Array;
 /** A script reply with bulk strings as Buffers. */
 export type Reply = null | number | Buffer | Reply[];
 
+/**
+ * The script commands ioredis generates at runtime but leaves out of its type declarations. The
+ * named forms are used (not `call('evalsha', …)`) because only they work with
+ * `enableAutoPipelining`.
+ */
+interface ScriptCommands {
+  evalsha(sha: string, keys: number, ...args: (string | number | Buffer)[]): Promise<unknown>;
+  evalshaBuffer(sha: string, keys: number, ...args: (string | number | Buffer)[]): Promise<unknown>;
+  eval(lua: string, keys: number, ...args: (string | number | Buffer)[]): Promise<unknown>;
+  evalBuffer(lua: string, keys: number, ...args: (string | number | Buffer)[]): Promise<unknown>;
+}
+
 /** True for the NOSCRIPT error of a server that has not cached the script (anymore). */
 function isNoScript(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('NOSCRIPT');
 }
 
 /**
- * Runs `name` on `key`: EVALSHA, then EVAL if the server answers NOSCRIPT. One round trip when the
- * script is cached, which is every call but the first per server.
+ * Runs `script` on one `key`: EVALSHA, then EVAL if the server answers NOSCRIPT (a new node, a
+ * restart, a failover, `SCRIPT FLUSH`); EVAL caches the script again. One round trip whenever the
+ * script is cached. `replies: 'buffer'` returns bulk strings as Buffers (binary records).
  */
+export async function evalScript(
+  client: Redis | Cluster,
+  script: LuaScript,
+  key: string,
+  args: readonly ScriptArg[],
+  replies: 'buffer' | 'string',
+): Promise<unknown> {
+  const commands = client as unknown as ScriptCommands;
+  const argv = args.map((arg) =>
+    arg instanceof Uint8Array && !Buffer.isBuffer(arg) ? Buffer.from(arg) : arg,
+  ) as (string | number | Buffer)[];
+  try {
+    return replies === 'buffer'
+      ? await commands.evalshaBuffer(script.sha, 1, key, ...argv)
+      : await commands.evalsha(script.sha, 1, key, ...argv);
+  } catch (error) {
+    if (!isNoScript(error)) throw error;
+    return replies === 'buffer'
+      ? commands.evalBuffer(script.lua, 1, key, ...argv)
+      : commands.eval(script.lua, 1, key, ...argv);
+  }
+}
+
+/** Runs the repository script `name` on `key`, replies as Buffers. */
 export async function runScript(
   client: Redis | Cluster,
   name: ScriptName,
   key: string,
   args: readonly ScriptArg[],
 ): Promise<Reply> {
-  const script = SCRIPTS[name];
-  const argv = args.map((arg) =>
-    arg instanceof Uint8Array && !Buffer.isBuffer(arg) ? Buffer.from(arg) : arg,
-  );
-  try {
-    return (await client.callBuffer('evalsha', [
-      script.sha,
-      1,
-      key,
-      ...(argv as (string | number | Buffer)[]),
-    ])) as Reply;
-  } catch (error) {
-    if (!isNoScript(error)) throw error;
-    return (await client.callBuffer('eval', [
-      script.lua,
-      1,
-      key,
-      ...(argv as (string | number | Buffer)[]),
-    ])) as Reply;
-  }
+  return (await evalScript(client, SCRIPTS[name], key, args, 'buffer')) as Reply;
 }
 
 /** The SHA1 of every script, for tests that check what the server has cached. */

@@ -249,6 +249,23 @@ describe('revocation feed', () => {
   });
 });
 
+describe('client options', () => {
+  it('works over a client with enableAutoPipelining (regression: generic call() crashed ioredis)', async () => {
+    const piped = redisClient({ enableAutoPipelining: true });
+    try {
+      const prefix = testPrefix('pipe');
+      prefixes.push(prefix);
+      const kit = await kitOver(createRedisRepository({ client: piped, prefix }));
+      const issued = await Promise.all(Array.from({ length: 5 }, () => issue(kit)));
+      const renewed = await Promise.all(issued.map((entry) => kit.renew(entry.tokens.refreshToken)));
+      expect(renewed.map((result) => result.type)).toEqual(Array(5).fill('renewed'));
+      await kit.revoke({ type: 'family', familyId: (issued[0] as { familyId: FamilyId }).familyId });
+    } finally {
+      piped.disconnect();
+    }
+  });
+});
+
 describe('store errors', () => {
   it('a server that is not there gives store_unavailable within the timeout, quoting no key material', async () => {
     const dead = new Redis({
