@@ -1,17 +1,19 @@
 /**
  * `pnpm bench`: runs every suite (or those named in argv, e.g. `pnpm bench core`, `pnpm bench
- * tokens`, `pnpm bench postgres`) and writes each one's section of docs/benchmarks.md. Benchmarks are not tests: nothing
- * here asserts a timing.
+ * tokens`, `pnpm bench postgres`, `pnpm bench redis`) and writes each one's section of
+ * docs/benchmarks.md. Benchmarks are not tests: nothing here asserts a timing.
  */
 
 import { runCore } from './core.js';
 import { runPostgres } from './postgres.js';
+import { runRedis } from './redis.js';
 import { runTokens } from './tokens.js';
 
 const suites: Record<string, () => Promise<void>> = {
   core: runCore,
   tokens: runTokens,
   postgres: runPostgres,
+  redis: runRedis,
 };
 const wanted = process.argv.slice(2).filter((arg) => !arg.startsWith('-'));
 const unknown = wanted.filter((name) => !(name in suites));

@@ -16,26 +16,30 @@ export interface Measurement {
   readonly cpuMicrosPerOp: number;
 }
 
-/** Runs `op` `ops` times with `concurrency` workers (after `warmup` untimed runs). */
+/**
+ * Runs `op` `ops` times with `concurrency` workers (after `warmup` untimed runs, all on worker 0).
+ * `op` gets the operation's index and the worker running it, for suites where each worker owns
+ * some state (a token chain) that must not be used by two workers at once.
+ */
 export async function measure(
   name: string,
-  op: (i: number) => Promise<unknown>,
+  op: (i: number, worker: number) => Promise<unknown>,
   {
     ops,
     concurrency = 1,
     warmup = Math.min(200, ops),
   }: { ops: number; concurrency?: number; warmup?: number },
 ): Promise<Measurement> {
-  for (let i = 0; i < warmup; i++) await op(i);
+  for (let i = 0; i < warmup; i++) await op(i, 0);
   const latencies = new Float64Array(ops);
   let next = 0;
   const cpuStart = cpuUsage();
   const start = performance.now();
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
+    Array.from({ length: concurrency }, async (_, worker) => {
       for (let i = next++; i < ops; i = next++) {
         const t0 = performance.now();
-        await op(warmup + i);
+        await op(warmup + i, worker);
         latencies[i] = performance.now() - t0;
       }
     }),
