@@ -78,6 +78,8 @@ export interface RedisRepositoryOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 2000;
+/** Clock difference between this host and Redis that the late-write guard tolerates. */
+const LATE_WRITE_SKEW_MS = 2000;
 const SUBJECT_LOCK_TTL_MS = 10_000;
 /** Floor of a family's TTL, so a family created already expired can still be read as expired. */
 const MIN_TTL_MS = 60_000;
@@ -173,6 +175,12 @@ function isLive(family: Family, session: Session, now: number): boolean {
 
 const EMPTY: RevokeResult = Object.freeze({ families: [], sessions: [] });
 
+/** What one family revocation changed: the family and the sessions it revoked now. */
+interface RevokedFamily {
+  readonly familyId: FamilyId;
+  readonly sessions: readonly SessionId[];
+}
+
 const KEY_CHECK_RECORD = 'sessionkit key check';
 const KEY_CHECK_TTL_MS = 400 * 86_400_000;
 
@@ -242,6 +250,11 @@ class RedisRepository implements SessionRepository {
       return await Promise.race([this.#keyCheck().then(work), timeout]);
     } catch (error) {
       if (isSessionKitError(error)) throw error;
+      if (error instanceof Error && error.message.includes('SK_LATE')) {
+        throw new StoreUnavailableError(
+          `redis: ${operation} reached the server after its deadline and wrote nothing (if this persists, the clocks of this host and Redis differ by more than ${LATE_WRITE_SKEW_MS} ms)`,
+        );
+      }
       if (error instanceof Error && error.message.includes('SK_EXISTS')) {
         throw new InvalidArgumentError('family, session or token already exists');
       }
@@ -251,6 +264,14 @@ class RedisRepository implements SessionRepository {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * The wall-clock instant after which a rotation must not be applied: the caller has been told
+   * `store_unavailable` by then. Checked against the server's clock, so it allows for skew.
+   */
+  #deadline(): number {
+    return Date.now() + this.#d.timeoutMs + LATE_WRITE_SKEW_MS;
   }
 
   #script(name: ScriptName, key: string, args: readonly ScriptArg[]): Promise<Reply> {
@@ -292,18 +313,39 @@ class RedisRepository implements SessionRepository {
     return { token: tokenFrom(hash, familyId, token), session, family };
   }
 
-  async #publish(familyId: string, sessions: readonly string[], reason: FeedReason, now: number) {
-    if (this.#d.feed === undefined || sessions.length === 0) return;
+  /**
+   * Publishes what a revocation changed, after the revocation returned. It never fails the call and
+   * never holds it longer than `timeoutMs`: the revocation is done and stands, and verifiers that
+   * miss it still refuse the session's tokens once they expire. Failures go to `onError`.
+   */
+  async #publish(revoked: readonly RevokedFamily[], reason: FeedReason, now: number): Promise<void> {
+    const revocations = revoked.flatMap(({ familyId, sessions }) =>
+      sessions.map((sessionId) => ({ sessionId, familyId, reason, revokedAt: now })),
+    );
+    if (this.#d.feed === undefined || revocations.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await publishRevocations(this.#d.client, {
-        prefix: this.#d.keys.prefix,
-        revocations: sessions.map((sessionId) => ({ sessionId, familyId, reason, revokedAt: now })),
-        ...(this.#d.feed.retentionMs === undefined ? {} : { retentionMs: this.#d.feed.retentionMs }),
-      });
+      await Promise.race([
+        publishRevocations(this.#d.client, {
+          prefix: this.#d.keys.prefix,
+          revocations,
+          ...(this.#d.feed.retentionMs === undefined ? {} : { retentionMs: this.#d.feed.retentionMs }),
+        }),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () =>
+              reject(
+                new StoreUnavailableError(`redis: feed publish timed out after ${this.#d.timeoutMs} ms`),
+              ),
+            this.#d.timeoutMs,
+          );
+          timer.unref?.();
+        }),
+      ]);
     } catch (error) {
-      // The revocation itself is done and stands; verifiers that miss it still refuse the session's
-      // tokens once they expire. Report, never fail the call.
       this.#d.onError(error instanceof Error ? error : scrubbed(error));
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -382,7 +424,10 @@ class RedisRepository implements SessionRepository {
             ? live
             : [...live].sort((a, b) => lastSeen(a) - lastSeen(b) || compareFamilies(a, b));
         for (const victim of victims.slice(0, excess)) {
-          await this.#call('create', () => this.#revokeFamily(victim.family.id, 'evicted', now));
+          const revoked = await this.#call('create', () =>
+            this.#revokeFamily(victim.family.id, 'evicted', now),
+          );
+          if (revoked !== null) await this.#publish([revoked], 'evicted', now);
           evicted.push(victim.family.id);
         }
       }
@@ -468,6 +513,7 @@ class RedisRepository implements SessionRepository {
         input.idleTtlMs,
         input.now,
         sm,
+        this.#deadline(),
       ]);
       if (!Array.isArray(reply) || reply.length < 7) return { type: 'not_rotated', lookup: null };
       const lookup = await this.#lookup(hash, familyId, reply, 1);
@@ -507,6 +553,7 @@ class RedisRepository implements SessionRepository {
         input.idleExpiresAt,
         input.now,
         sm,
+        this.#deadline(),
       ]);
       if (!Array.isArray(reply)) return { type: 'conflict' };
       const outcome = text(reply[0]);
@@ -599,7 +646,9 @@ class RedisRepository implements SessionRepository {
       return text(reply) === 'replaced' ? ({ type: 'replaced' } as const) : ({ type: 'inactive' } as const);
     });
     // The old session's access tokens should stop working like a revoked session's (step-up).
-    if (result.type === 'replaced') await this.#publish(familyId, [oldSessionId], 'replaced', now);
+    if (result.type === 'replaced') {
+      await this.#publish([{ familyId, sessions: [oldSessionId] }], 'replaced', now);
+    }
     return result;
   }
 
@@ -621,7 +670,11 @@ class RedisRepository implements SessionRepository {
       return reply === 1 ? familyId : null;
     });
     if (result === null) return EMPTY;
-    await this.#publish(result, [input.sessionId], input.reason, input.now);
+    await this.#publish(
+      [{ familyId: result as FamilyId, sessions: [input.sessionId] }],
+      input.reason,
+      input.now,
+    );
     return { families: [], sessions: [input.sessionId] };
   }
 
@@ -631,15 +684,20 @@ class RedisRepository implements SessionRepository {
     readonly now: number;
   }): Promise<RevokeResult> {
     if (!isKeyMaterial(input.familyId)) return EMPTY;
-    return this.#call('revokeFamily', () => this.#revokeFamily(input.familyId, input.reason, input.now));
+    const revoked = await this.#call('revokeFamily', () =>
+      this.#revokeFamily(input.familyId, input.reason, input.now),
+    );
+    if (revoked === null) return EMPTY;
+    await this.#publish([revoked], input.reason, input.now);
+    return { families: [revoked.familyId], sessions: revoked.sessions };
   }
 
-  async #revokeFamily(familyId: FamilyId, reason: RevokeReason, now: number): Promise<RevokeResult> {
+  /** Revokes one family (one script); null when it changed nothing. Publishing is the caller's. */
+  async #revokeFamily(familyId: FamilyId, reason: RevokeReason, now: number): Promise<RevokedFamily | null> {
     const reply = await this.#script('revokeFamily', this.#d.keys.family(familyId), [reason, now]);
-    if (!Array.isArray(reply)) return EMPTY;
+    if (!Array.isArray(reply)) return null;
     const sessions = (Array.isArray(reply[1]) ? reply[1] : []).map((sid) => text(sid) as SessionId);
-    await this.#publish(familyId, sessions, reason, now);
-    return { families: [familyId], sessions };
+    return { familyId, sessions };
   }
 
   async revokeSubject(input: {
@@ -648,18 +706,20 @@ class RedisRepository implements SessionRepository {
     readonly now: number;
     readonly exceptFamilyId?: FamilyId;
   }): Promise<RevokeResult> {
-    return this.#call('revokeSubject', async () => {
+    const revoked = await this.#call('revokeSubject', async () => {
       const entries = await this.#subjectFamilies(input.subject, input.now, true);
       const results = await Promise.all(
         entries
           .filter(({ family }) => family.state === 'active' && family.id !== input.exceptFamilyId)
           .map(({ family }) => this.#revokeFamily(family.id, input.reason, input.now)),
       );
-      return {
-        families: results.flatMap((result) => result.families),
-        sessions: results.flatMap((result) => result.sessions),
-      };
+      return results.filter((result): result is RevokedFamily => result !== null);
     });
+    await this.#publish(revoked, input.reason, input.now);
+    return {
+      families: revoked.map((result) => result.familyId),
+      sessions: revoked.flatMap((result) => result.sessions),
+    };
   }
 
   // ---- subject registry -------------------------------------------------------------------------

@@ -28,6 +28,13 @@ local key = KEYS[1]
 local function live(f, s, now)
   return f.st == 'active' and f.ax > now and s.st == 'active' and s.ix > now
 end
+local function too_late(deadline)
+  -- A client may deliver a command long after the caller gave up on it (ioredis queues commands
+  -- while reconnecting). A rotation applied then would turn the caller's retry into a replay, so a
+  -- decision that arrives after its deadline (server clock) writes nothing.
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > tonumber(deadline)
+end
 local function revoke_current(s, reason, now)
   -- Revokes a session and its current token in place (caller writes the session back).
   s.st = 'revoked'; s.ea = now; s.rr = reason; s.li = nil; s.le = nil
@@ -76,7 +83,7 @@ end
 return out`,
 
   /**
-   * The one-round-trip renewal. ARGV: hash, successorHash, sealed, idleTtlMs, now, sm|'' →
+   * The one-round-trip renewal. ARGV: hash, successorHash, sealed, idleTtlMs, now, sm|'', deadline →
    * {0} unknown | {0, t, f, fm, fa, s, sm} not rotated | {1, t, f, fm, fa, s, sm, newSession}.
    */
   renewCurrent: `
@@ -91,6 +98,7 @@ local now = tonumber(ARGV[5])
 if tok.st ~= 'current' or tok.g ~= s.g or (s.le and s.le > now) or not live(f, s, now) then
   return {0, t, v[1], v[2], v[3], v[4], v[5]}
 end
+if too_late(ARGV[7]) then return redis.error_reply('SK_LATE') end
 if redis.call('HEXISTS', key, 't:' .. ARGV[2]) == 1 then return redis.error_reply('SK_EXISTS') end
 tok.st = 'rotated'; tok.ra = now; tok.sh = ARGV[2]; tok.ss = ARGV[3]
 local successor = {sid = sid, g = s.g + 1, ia = now, st = 'current'}
@@ -104,7 +112,7 @@ return {1, t, v[1], v[2], v[3], v[4], v[5], ns}`,
 
   /**
    * Compare-and-swap rotation. ARGV: sid, expectedHash, expectedGeneration, successorHash,
-   * successorGeneration, issuedAt, sealed, idleExpiresAt, now, sm|'' →
+   * successorGeneration, issuedAt, sealed, idleExpiresAt, now, sm|'', deadline →
    * {'conflict'} | {'inactive'} | {'rotated', newSession, sm}.
    */
   rotate: `
@@ -116,6 +124,7 @@ if tok.sid ~= sid then return {'conflict'} end
 if not live(f, s, now) then return {'inactive'} end
 local expected = tonumber(ARGV[3])
 if tok.st ~= 'current' or tok.g ~= expected or s.g ~= expected then return {'conflict'} end
+if too_late(ARGV[11]) then return redis.error_reply('SK_LATE') end
 if redis.call('HEXISTS', key, 't:' .. ARGV[4]) == 1 then return redis.error_reply('SK_EXISTS') end
 tok.st = 'rotated'; tok.ra = now; tok.sh = ARGV[4]; tok.ss = ARGV[7]
 local successor = {sid = sid, g = tonumber(ARGV[5]), ia = tonumber(ARGV[6]), st = 'current'}
