@@ -14,12 +14,9 @@ import { createRedisRepository } from '../src/index.js';
 import { type RedisClusterHandle, startRedisCluster } from './support/cluster.js';
 import { issueFor, kitOver } from './support/kit.js';
 import { deletePrefix, dumpPrefix, testPrefix } from './support/redis.js';
+import { ACCESS_TOKEN, REFRESH_TOKEN, residueAudit } from './support/residue.js';
 
 const prefix = testPrefix('cconf');
-/** `skr_<UUIDv7>.`: the start of every refresh token sessionkit hands out. */
-const REFRESH_TOKEN = /skr_[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\./;
-/** A compact JWS with a JSON header and payload: an access token. */
-const ACCESS_TOKEN = /eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\./;
 
 let cluster: RedisClusterHandle | undefined;
 let client: Cluster | undefined;
@@ -29,25 +26,7 @@ function connected(): Cluster {
   return client;
 }
 
-/** What the residue checks saw over the whole run. */
-const audit = { keys: 0, mastersWithKeys: 0, problems: [] as string[] };
-
-/** Checks what is stored under the prefix, master by master, and records what is wrong. */
-async function auditResidue(): Promise<void> {
-  let masters = 0;
-  for (const node of connected().nodes('master')) {
-    // One node as the client: dumpPrefix SCANs that master only and reads from it directly.
-    const dumped = await dumpPrefix(node, prefix);
-    if (dumped.length > 0) masters += 1;
-    audit.keys += dumped.length;
-    for (const entry of dumped) {
-      if (entry.ttlMs <= 0) audit.problems.push(`${entry.type} ${entry.key} has no TTL (${entry.ttlMs})`);
-      if (REFRESH_TOKEN.test(entry.text)) audit.problems.push(`${entry.key} holds a refresh token`);
-      if (ACCESS_TOKEN.test(entry.text)) audit.problems.push(`${entry.key} holds an access token`);
-    }
-  }
-  audit.mastersWithKeys = Math.max(audit.mastersWithKeys, masters);
-}
+const audit = residueAudit(connected, prefix);
 
 beforeAll(async () => {
   cluster = await startRedisCluster({ masters: 3 });
@@ -67,7 +46,7 @@ describeRepositoryConformance({
   create: () => createRedisRepository({ client: connected(), prefix }),
   reset: async () => {
     // What the previous test left is checked before it is deleted.
-    await auditResidue();
+    await audit.check();
     await deletePrefix(connected(), prefix);
   },
   inspect: async () =>
@@ -75,7 +54,7 @@ describeRepositoryConformance({
 });
 
 it('left no key without a TTL and no token in any value, on any master', async () => {
-  await auditResidue(); // the last test's keys
+  await audit.check(); // the last test's keys
   expect(audit.problems).toEqual([]);
   // The audit saw the suite's keys, spread over the masters: the checks above had something to check.
   expect(audit.keys).toBeGreaterThan(100);
