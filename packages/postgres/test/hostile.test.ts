@@ -96,7 +96,10 @@ describe('hostile tokens, hashes and ids', () => {
       expect(['malformed', 'unknown'], label).toContain((renewed as { reason: string }).reason);
 
       expect(await repository.findByTokenHash(value as TokenHash, value as FamilyId), label).toBeNull();
-      expect(await repository.findByTokenHash(await kit.hashRefreshToken(value), value as FamilyId), label).toBeNull();
+      expect(
+        await repository.findByTokenHash(await kit.hashRefreshToken(value), value as FamilyId),
+        label,
+      ).toBeNull();
       expect(await repository.findSession(value as SessionId), label).toBeNull();
       expect(await repository.findFamily(value as FamilyId), label).toBeNull();
       expect(

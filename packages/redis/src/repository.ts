@@ -352,7 +352,7 @@ class RedisRepository implements SessionRepository {
   // ---- create ---------------------------------------------------------------------------------
 
   async create(input: CreateFamilyInput): Promise<CreateFamilyResult> {
-    const { family, session, token, limit, now } = input;
+    const { family, session, token, limit } = input;
     assertKeyMaterial(family.id, 'family.id');
     assertKeyMaterial(session.id, 'session.id');
     assertKeyMaterial(token.hash, 'token.hash');
