@@ -1,0 +1,3 @@
+import { sessionkitProject } from '../../vitest.shared.js';
+
+export default sessionkitProject('hono', ['test/**/*.test.ts', 'src/**/*.test.ts']);
