@@ -1,7 +1,7 @@
 /**
- * Public entry of `@sessionkit/testing`: the repository conformance suite every adapter runs, and
- * the deterministic clock and random source from `@sessionkit/sessions-core`, re-exported so a
- * user's own tests need one import.
+ * Public entry of `@sessionkit/testing`: the repository conformance suite every storage adapter
+ * runs, the transport conformance suite every HTTP adapter runs, and the deterministic clock and
+ * random source from `@sessionkit/sessions-core`, re-exported so a user's own tests need one import.
  */
 
 export {
@@ -11,3 +11,12 @@ export {
   type RandomSource,
 } from '@sessionkit/sessions-core';
 export { describeRepositoryConformance, type RepositoryConformanceOptions } from './conformance.js';
+export {
+  describeTransportConformance,
+  type StartTransport,
+  type TransportConformanceOptions,
+  type TransportServer,
+  type TransportSetup,
+  type TransportWebSocket,
+  type TransportWebSocketClass,
+} from './transport.js';
