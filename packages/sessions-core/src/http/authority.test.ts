@@ -200,6 +200,28 @@ describe('POST /sessions (login)', () => {
     expect(header(locked, 'retry-after')).toBe('30');
   });
 
+  it('passes the app’s code through, and gives a 401 rejection its WWW-Authenticate challenge', async () => {
+    const own = await setup({
+      authenticate: () => ({
+        type: 'rejected',
+        status: 401,
+        error: 'invalid_client',
+        code: 'unknown_client',
+      }),
+    });
+    const refused = await login(own);
+    expect(refused.status).toBe(401);
+    expect(bodyOf(refused)).toMatchObject({ error: 'invalid_client', code: 'unknown_client' });
+    expect(header(refused, 'www-authenticate')).toBe('Bearer realm="sessionkit"');
+    // Any other status has no challenge.
+    expect(
+      header(await login(s, { json: { username: 'alice', password: 'nope' } }), 'www-authenticate'),
+    ).toBeUndefined();
+
+    const badCode = await setup({ authenticate: () => ({ type: 'rejected', code: 'Not A Code' }) });
+    expect((await login(badCode)).status).toBe(500);
+  });
+
   it('answers 500 (and reports it) when authenticate throws or returns something else', async () => {
     const thrower = await setup({
       authenticate: () => {

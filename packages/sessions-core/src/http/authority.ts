@@ -236,12 +236,17 @@ class AuthorityRoutes<Native> {
       await this.authenticate({ body: read.body.value, request: native, client }),
     );
     if (outcome.type === 'rejected') {
+      const headers: [string, string][] = [];
+      if (outcome.retryAfterSeconds !== undefined)
+        headers.push(['Retry-After', String(outcome.retryAfterSeconds)]);
+      // RFC 9110 §15.5.2: a 401 carries a challenge.
+      if (outcome.status === 401) headers.push(['WWW-Authenticate', bearerChallenge(AUTHORITY_REALM)]);
       return errorResponse(
         outcome.status ?? 400,
         outcome.error ?? 'invalid_grant',
-        'authentication_failed',
+        outcome.code ?? 'authentication_failed',
         outcome.description ?? 'The credentials were not accepted.',
-        outcome.retryAfterSeconds === undefined ? [] : [['Retry-After', String(outcome.retryAfterSeconds)]],
+        headers,
       );
     }
     const issued = await this.kit.issue({
@@ -518,12 +523,17 @@ function checkedKit(kit: unknown): SessionKit {
 function checkedAuthenticateResult(outcome: unknown): AuthenticateResult {
   const shape =
     "authenticate() must return { type: 'authenticated', subject, scope?, claims?, amr?, acr? } or " +
-    "{ type: 'rejected', status?: 400 | 401 | 403 | 429, error?, description?, retryAfterSeconds? }";
+    "{ type: 'rejected', status?: 400 | 401 | 403 | 429, error?, code?, description?, retryAfterSeconds? }";
   if (typeof outcome !== 'object' || outcome === null) throw new InvalidArgumentError(shape);
   const result = outcome as AuthenticateResult;
   if (result.type === 'authenticated') return result;
   if (result.type !== 'rejected') throw new InvalidArgumentError(shape);
-  const { status, error, description, retryAfterSeconds } = result;
+  const { status, error, code, description, retryAfterSeconds } = result;
+  if (code !== undefined && (typeof code !== 'string' || !/^[a-z][a-z0-9_]{0,63}$/.test(code))) {
+    throw new InvalidArgumentError(
+      `${shape}; code must be a short snake_case code such as 'too_many_attempts'`,
+    );
+  }
   if (status !== undefined && ![400, 401, 403, 429].includes(status)) throw new InvalidArgumentError(shape);
   if (error !== undefined && (typeof error !== 'string' || !OAUTH_ERROR.test(error))) {
     throw new InvalidArgumentError(`${shape}; error must be an OAuth error code such as 'invalid_grant'`);

@@ -73,6 +73,8 @@ export type AuthenticateResult =
       readonly status?: 400 | 401 | 403 | 429;
       /** The RFC 6749 `error`; default `'invalid_grant'`. */
       readonly error?: string;
+      /** The stable `code` of the error body; default `'authentication_failed'`. */
+      readonly code?: string;
       /** Shown to the client as `error_description`. Never put a secret in it. */
       readonly description?: string;
       /** Sent as `Retry-After` (whole seconds, at least 1). */
