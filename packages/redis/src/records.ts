@@ -169,6 +169,12 @@ export class MetaCodec {
     return this.#codec.encode(recordIds.familyMeta(family.id), meta);
   }
 
+  /** The subject alone, from a family's `fm` record (cleanup needs nothing else). */
+  async subject(familyId: string, fm: Buffer): Promise<string> {
+    const { value } = await this.#codec.decode(recordIds.familyMeta(familyId), fm);
+    return (value as FamilyMeta).sub;
+  }
+
   familyAuth(familyId: string, auth: AuthContext): Promise<Uint8Array> {
     return this.#codec.encode(recordIds.familyAuth(familyId), auth);
   }

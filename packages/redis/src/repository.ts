@@ -830,11 +830,8 @@ class RedisRepository implements SessionRepository {
       await Promise.all(sessionIds.map((sid) => this.#d.client.del(this.#d.keys.session(sid))));
       const fm = buf(reply[1]);
       if (fm !== null) {
-        const stale: StaleField[] = [];
-        const subject = await this.#d.meta
-          .family(familyId, { st: 'revoked', ca: 0, ax: 0, ss: [] }, fm, fm, stale)
-          .then((family) => family.subject)
-          .catch(() => undefined);
+        // A record that does not open leaves its registry entry to the self-repair on next read.
+        const subject = await this.#d.meta.subject(familyId, fm).catch(() => undefined);
         if (subject !== undefined) await this.#d.client.zrem(this.#d.keys.subject(subject), familyId);
       }
     });

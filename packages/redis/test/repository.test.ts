@@ -148,6 +148,25 @@ describe('cross-slot order and self-repair', () => {
   });
 });
 
+it('deleteExpired removes the registry entry of a dead family in an encrypted store too', async () => {
+  const { prefix } = setup();
+  const repository = createRedisRepository({
+    client,
+    prefix,
+    encryption: { current: { id: 'k1', key: new Uint8Array(32).fill(3) } },
+  });
+  const kit = await kitOver(repository);
+  await issue(kit);
+  const later = Date.now() + 400 * 86_400_000;
+  expect(await repository.deleteExpired({ now: later, batchSize: 10, sealedBefore: later })).toEqual({
+    deleted: 1,
+  });
+  const left = (await keysUnder(client, prefix)).filter(
+    (key) => !key.endsWith(':keycheck') && !key.endsWith(':stats'),
+  );
+  expect(left).toEqual([]);
+});
+
 describe('hostile keys', () => {
   const hostile = ['*', '{', '}', '{x}', 'a b', 'x\u0000y', '../..', 'é', 'x'.repeat(1_000_000), ''];
 
