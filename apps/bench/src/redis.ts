@@ -249,7 +249,7 @@ async function renewEach(kit: SessionKit, families: Issued[], times: number, cli
  * The operation of a renewal round. Worker `w` renews its own family's chain (renew → next token →
  * renew …) and, after `chainLength` renewals, moves on to a fresh family, so chains have the same
  * length at every concurrency: a family hash grows with its chain (one token record per renewal, and
- * the family record lists the sealed successors until a sweep), which the long-chain rows measure.
+ * the `sl` field lists the sealed successors until a sweep), which the long-chain rows measure.
  */
 async function chainsFor(
   kit: SessionKit,

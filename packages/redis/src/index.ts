@@ -1,6 +1,6 @@
 /**
  * @sessionkit/redis — the sessionkit repository on Redis and Redis Cluster. This entry point
- * re-exports each public name explicitly; so far that is the record codec, which stores family and
+ * re-exports each public name explicitly: the repository, the record codec, which stores family and
  * session metadata as MessagePack with optional AES-256-GCM encryption at rest, and the revocation
  * feed, which carries revoked session ids to verifiers over a Redis Stream and pub/sub.
  */

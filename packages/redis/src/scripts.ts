@@ -185,7 +185,7 @@ revoke_current(s, ARGV[2], tonumber(ARGV[3]))
 redis.call('HSET', key, 's:' .. ARGV[1], pack_(s))
 return 1`,
 
-  /** ARGV: reason, now → nil (nothing changed) | {sid…} revoked now (possibly empty). */
+  /** ARGV: reason, now → nil (nothing changed) | {'revoked', {sid…}} revoked now (possibly empty). */
   revokeFamily: `
 local raw = redis.call('HGET', key, 'f')
 if not raw then return nil end
@@ -294,12 +294,13 @@ export function luaScript(lua: string): LuaScript {
   return { lua, sha: createHash('sha1').update(lua).digest('hex') };
 }
 
-const NEEDS_PRELUDE = new Set<ScriptName>(['register', 'unlock', 'ttl']);
+/** Scripts on keys other than a family hash: they get `key` but not the family helpers. */
+const WITHOUT_PRELUDE = new Set<ScriptName>(['register', 'unlock', 'ttl']);
 
 const SCRIPTS = Object.fromEntries(
   (Object.keys(SOURCES) as ScriptName[]).map((name) => [
     name,
-    luaScript(NEEDS_PRELUDE.has(name) ? `local key = KEYS[1]\n${SOURCES[name]}` : PRELUDE + SOURCES[name]),
+    luaScript(WITHOUT_PRELUDE.has(name) ? `local key = KEYS[1]\n${SOURCES[name]}` : PRELUDE + SOURCES[name]),
   ]),
 ) as Record<ScriptName, LuaScript>;
 
