@@ -393,11 +393,18 @@ describe('a standalone server that goes away', () => {
       issued.map((family) => family.tokens.refreshToken),
     );
 
-    // SIGKILL (a crash: no shutdown work) as the 45th renewal goes out, earlier ones done or in
-    // flight — or, should none be done by then (a loaded machine), as soon as the first one is.
+    // SIGKILL (a crash: no shutdown work) once the first 45 renewals have gone out and one of them
+    // is done, the rest of those 45 done or in flight. The other 55 wait for that moment and then
+    // for the server to be gone, so the kill always interrupts renewals, however fast or loaded the
+    // machine (timed waves alone let every renewal finish first on some runs).
     let stopped: Promise<void> | undefined;
+    let crashed: () => void = () => {};
+    const crashDecided = new Promise<void>((resolve) => {
+      crashed = resolve;
+    });
     const crash = () => {
       stopped ??= server.stop({ signal: 'SIGKILL' });
+      crashed();
     };
     const kit = await kitOver(
       watchRenewCurrent(repository, {
@@ -412,10 +419,12 @@ describe('a standalone server that goes away', () => {
     );
     const outcomes = await Promise.allSettled(
       issued.map(async (family, i) => {
-        await sleep(Math.floor(i / 10) * 5); // ten waves, 5 ms apart
-        // A wave that starts once the kill was decided goes out to a dead server, however fast the
-        // earlier ones finished: the kill always interrupts renewals (not only on a slow machine).
-        if (stopped !== undefined) await stopped;
+        if (i < 45) {
+          await sleep(Math.floor(i / 10) * 5); // waves, 5 ms apart
+        } else {
+          await crashDecided;
+          await stopped;
+        }
         return kit.renew(family.tokens.refreshToken);
       }),
     );
